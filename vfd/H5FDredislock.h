@@ -1,0 +1,71 @@
+/*
+ * H5FDredislock.h: the public C API of the "redislock" HDF5 virtual file driver.
+ *
+ * The driver wraps another driver (sec2 by default) and holds a readers-writers
+ * lock in Redis for as long as a file is open: a shared lock for read-only
+ * opens, an exclusive lock for all others. Three ways to use it:
+ *
+ *   1. Unmodified programs, through the environment:
+ *        HDF5_PLUGIN_PATH=<dir of the plugin> HDF5_DRIVER=redislock
+ *        HDF5_DRIVER_CONFIG='url=unix:///run/redis.sock;timeout=30'
+ *   2. By name:  H5Pset_driver_by_name(fapl, "redislock", "url=redis://db1:6379/0");
+ *   3. Typed:    H5FD_redislock_config_t c; H5FD_redislock_config_init(&c);
+ *                c.timeout = 30; H5Pset_fapl_redislock(fapl, &c);
+ *
+ * The configuration string and its keys are described in the README and in
+ * vfd/config.h. This header needs only hdf5.h.
+ */
+#ifndef H5FDREDISLOCK_H
+#define H5FDREDISLOCK_H
+
+#include <stdint.h>
+
+#include "hdf5.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define H5FD_REDISLOCK_NAME "redislock"
+/* A value from the range HDF5 reserves for testing and unregistered drivers. */
+#define H5FD_REDISLOCK_VALUE ((H5FD_class_value_t)468)
+
+#define H5FD_REDISLOCK_CONFIG_MAGIC   0x52444C4B /* "RDLK" */
+#define H5FD_REDISLOCK_CONFIG_VERSION 1
+
+/*
+ * Typed configuration. Fill it with H5FD_redislock_config_init(), then set the
+ * fields you need: an empty string or a NaN number means "the default".
+ * `options` takes any further key=value pairs of the configuration string
+ * ("password_file=/etc/redis.pw;lease=20"); a key may not be given twice.
+ */
+typedef struct H5FD_redislock_config_t {
+    int32_t magic;        /* H5FD_REDISLOCK_CONFIG_MAGIC */
+    int32_t version;      /* H5FD_REDISLOCK_CONFIG_VERSION */
+    char    url[1024];    /* redis://[[user]:password@]host[:port][/db], rediss://..., unix:///path[?db=N] */
+    double  timeout;      /* seconds to wait for the lock; 0 never wait; -1 forever */
+    double  lease;        /* seconds a silent holder keeps the lock */
+    char    prefix[256];  /* of every Redis key; default "h5redislock:" */
+    char    key[1024];    /* the lock's name; default the file's canonical path */
+    char    inner[64];    /* the driver doing the I/O; default "sec2" */
+    char    options[4096];
+} H5FD_redislock_config_t;
+
+/* Fills *config with magic, version and "use the default" in every field. */
+H5_DLL herr_t H5FD_redislock_config_init(H5FD_redislock_config_t *config);
+
+/* Registers the driver (if needed) and returns its ID. */
+H5_DLL hid_t H5FD_redislock_init(void);
+
+/* Makes `fapl_id` use the redislock driver with `config`. */
+H5_DLL herr_t H5Pset_fapl_redislock(hid_t fapl_id, const H5FD_redislock_config_t *config);
+
+/* Copies the configuration of a redislock fapl into *config_out. A fapl set by
+ * name or through HDF5_DRIVER_CONFIG comes back with its string in `options`. */
+H5_DLL herr_t H5Pget_fapl_redislock(hid_t fapl_id, H5FD_redislock_config_t *config_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* H5FDREDISLOCK_H */

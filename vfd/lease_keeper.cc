@@ -1,0 +1,85 @@
+#include "lease_keeper.h"
+
+#include <algorithm>
+#include <map>
+
+#include "lock_protocol.h"
+#include "log.h"
+
+namespace h5redislock {
+
+void LeaseKeeper::Add(std::shared_ptr<LockLease> lease) {
+  std::lock_guard<std::mutex> lock(mu_);
+  leases_.push_back(std::move(lease));
+  if (!started_) {
+    started_ = true;
+    std::thread(&LeaseKeeper::Run, this).detach();  // lives as long as the process
+  }
+  if (leases_.size() == 1) wake_.notify_one();
+}
+
+void LeaseKeeper::Remove(const LockLease* lease) {
+  std::lock_guard<std::mutex> lock(mu_);
+  leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
+                               [lease](const std::shared_ptr<LockLease>& l) { return l.get() == lease; }),
+                leases_.end());
+}
+
+void LeaseKeeper::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return !leases_.empty(); });
+    auto period = std::chrono::milliseconds::max();
+    for (const auto& l : leases_) period = std::min(period, l->renew_period());
+    wake_.wait_for(lock, period);
+    std::vector<std::shared_ptr<LockLease>> due;
+    for (const auto& l : leases_)
+      if (l->active() && !l->lost()) due.push_back(l);
+    if (due.empty()) continue;
+    lock.unlock();
+    RenewRound(due);
+    lock.lock();
+  }
+}
+
+void LeaseKeeper::RenewRound(const std::vector<std::shared_ptr<LockLease>>& leases) {
+  std::map<ConnectionPool*, std::vector<LockLease*>> by_server;
+  for (const auto& l : leases) by_server[&l->pool()].push_back(l.get());
+  for (auto& [pool, batch] : by_server) {
+    ConnectionPool::Lease conn;
+    Status s = pool->Get(&conn);
+    std::vector<Reply> replies;
+    const auto sent = Clock::now();
+    if (s.ok()) {
+      std::vector<Argv> commands;
+      for (LockLease* l : batch) commands.push_back(RenewCommand(*l));
+      s = conn->Pipeline(commands, &replies);
+    }
+    if (!s.ok()) {
+      Log(LogLevel::kInfo, "lease renewal failed, will retry: " + s.message());
+      continue;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      LockLease* lease = batch[i];
+      bool alive = false;
+      Status r = ParseRenewReply(*lease, replies[i].get(), &alive);
+      if (!r.ok() && ReplyString(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
+        Reply again;  // the script cache was flushed: run it by body once
+        r = RunScript(*conn, Script::kRenew, lease->keys(), RenewArgs(*lease), &again);
+        if (r.ok()) r = ParseRenewReply(*lease, again.get(), &alive);
+      }
+      if (!r.ok()) {
+        Log(LogLevel::kInfo, "lease renewal for '" + lease->file() + "' failed: " + r.message());
+      } else if (!alive) {
+        lease->MarkLost("Redis no longer has this process's entry: its lease expired, the lock was broken, "
+                        "or Redis lost its data");
+        Log(LogLevel::kInfo, "lock on '" + lease->file() + "' lost: I/O on it is fenced from now on");
+      } else {
+        lease->Extend(sent);
+        Log(LogLevel::kDebug, "renewed the lease on '" + lease->file() + "'");
+      }
+    }
+  }
+}
+
+}  // namespace h5redislock

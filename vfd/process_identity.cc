@@ -1,0 +1,98 @@
+#include "process_identity.h"
+
+#include "no_destructor.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace h5redislock {
+namespace {
+
+std::string ReadFirstLine(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Fields of /proc/<pid>/stat after the command name, which may itself hold
+// spaces and parentheses: the state is the first field after the last ')'.
+bool ReadProcStat(long pid, char* state, unsigned long long* start) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return false;
+  std::istringstream fields(text.substr(paren + 1));
+  std::string field;
+  // Field 3 is the state; field 22 the start time.
+  for (int index = 3; index <= 22 && (fields >> field); ++index) {
+    if (index == 3) *state = field.empty() ? '?' : field[0];
+    if (index == 22) {
+      *start = std::strtoull(field.c_str(), nullptr, 10);
+      return true;
+    }
+  }
+  return false;
+}
+
+const std::string& HostKey() {
+  static NoDestructor<std::string> key([] {
+    std::string boot = ReadFirstLine("/proc/sys/kernel/random/boot_id");
+    struct stat st;
+    std::string pidns = stat("/proc/self/ns/pid", &st) == 0 ? std::to_string(st.st_ino) : "?";
+    return boot + "/" + pidns;
+  }());
+  return *key;
+}
+
+std::atomic<unsigned long> g_fork_generation{0};
+
+void OnForkInChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Registered when the library loads, so that no fork can slip past it.
+const int g_atfork_registered = pthread_atfork(nullptr, nullptr, OnForkInChild);
+
+}  // namespace
+
+unsigned long ForkGeneration() { return g_fork_generation.load(std::memory_order_relaxed); }
+
+ProcessIdentity ThisProcess() {
+  // Host name and host key do not change with fork; pid and start time do.
+  static NoDestructor<std::string> host([] {
+    char name[HOST_NAME_MAX + 1] = {0};
+    if (gethostname(name, sizeof name - 1) != 0) std::strcpy(name, "unknown");
+    return std::string(name);
+  }());
+  ProcessIdentity id;
+  id.host = *host;
+  id.host_key = HostKey();
+  id.pid = static_cast<long>(getpid());
+  char state = '?';
+  ReadProcStat(id.pid, &state, &id.start);
+  return id;
+}
+
+Liveness CheckLiveness(const std::string& host_key, long pid, unsigned long long start) {
+  if (host_key != HostKey() || pid <= 0) return Liveness::kUnknown;
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return Liveness::kDead;
+  char state = '?';
+  unsigned long long actual_start = 0;
+  if (!ReadProcStat(pid, &state, &actual_start)) return Liveness::kDead;  // gone since kill()
+  if (actual_start != start) return Liveness::kDead;                       // pid reused
+  if (state == 'Z' || state == 'X') return Liveness::kDead;                // exited, not reaped
+  return Liveness::kAlive;
+}
+
+}  // namespace h5redislock

@@ -1,0 +1,123 @@
+// redis_connection.h: one connection to Redis, and a pool of them per server.
+//
+// A thin RAII layer over hiredis's synchronous API. Transport failures (the
+// server went away, a timeout) become Status::Unavailable and mark the
+// connection broken; a broken connection is never reused (hiredis's rule: once
+// ctx->err is set, reconnect). An error *reply* from Redis (WRONGTYPE,
+// NOSCRIPT, NOPERM) is not a transport failure: it comes back as a reply and
+// the connection stays usable.
+//
+// Thread-safety: a RedisConnection belongs to one thread at a time. A
+// ConnectionPool is thread-safe; it lends connections out and takes them back.
+#ifndef H5REDISLOCK_REDIS_CONNECTION_H_
+#define H5REDISLOCK_REDIS_CONNECTION_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "redis_endpoint.h"
+#include "status.h"
+
+struct redisContext;
+struct redisReply;
+struct redisSSLContext;
+
+namespace h5redislock {
+
+using Clock = std::chrono::steady_clock;
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const;
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using Argv = std::vector<std::string>;
+
+// Typed views of a reply. They never throw and never keep pointers into it.
+bool IsErrorReply(const redisReply* r);
+std::string ReplyString(const redisReply* r);      // string, status or error text; "" otherwise
+long long ReplyInteger(const redisReply* r);       // integer, or a string holding one; 0 otherwise
+size_t ReplyArraySize(const redisReply* r);
+const redisReply* ReplyElement(const redisReply* r, size_t i);  // nullptr when out of range
+
+class RedisConnection {
+ public:
+  // Connects, authenticates and selects the database, each step bounded by
+  // `timeout_s`. Errors name the endpoint (never the password).
+  static Status Open(const RedisEndpoint& endpoint, double timeout_s,
+                     std::unique_ptr<RedisConnection>* out);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Sends one command and reads its reply: one round trip.
+  Status Command(const Argv& argv, Reply* reply);
+
+  // Sends every command, then reads every reply: one round trip for all.
+  Status Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies);
+
+  // Sends one (blocking) command and waits for its reply until `deadline`,
+  // calling `on_tick` every `tick` while the reply has not come. A reply that
+  // has not come by the deadline breaks the connection (it would arrive later
+  // and be taken for the answer to the next command).
+  Status BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
+                         const std::function<void()>& on_tick, Reply* reply);
+
+  bool broken() const { return broken_; }
+  const RedisEndpoint& endpoint() const { return endpoint_; }
+
+ private:
+  RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl);
+  Status TransportError(const char* what);
+  Status Authenticate();
+
+  RedisEndpoint endpoint_;
+  redisContext* ctx_;
+  redisSSLContext* ssl_;
+  bool broken_ = false;
+};
+
+// Connections to one server, kept open between opens of HDF5 files so that an
+// uncontended open+close costs two round trips and no connect.
+class ConnectionPool {
+ public:
+  ConnectionPool(RedisEndpoint endpoint, double timeout_s)
+      : endpoint_(std::move(endpoint)), timeout_s_(timeout_s) {}
+
+  // A connection lent out by the pool; it goes back when this is destroyed,
+  // unless it broke.
+  class Lease {
+   public:
+    Lease() = default;
+    Lease(ConnectionPool* pool, std::unique_ptr<RedisConnection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&& other);
+    ~Lease();
+    RedisConnection* operator->() const { return conn_.get(); }
+    RedisConnection& operator*() const { return *conn_; }
+
+   private:
+    ConnectionPool* pool_ = nullptr;
+    std::unique_ptr<RedisConnection> conn_;
+  };
+
+  Status Get(Lease* out);
+  const RedisEndpoint& endpoint() const { return endpoint_; }
+  double timeout_s() const { return timeout_s_; }
+
+ private:
+  void Put(std::unique_ptr<RedisConnection> conn);
+
+  const RedisEndpoint endpoint_;
+  const double timeout_s_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<RedisConnection>> idle_;  // guarded by mu_
+};
+
+}  // namespace h5redislock
+
+#endif  // H5REDISLOCK_REDIS_CONNECTION_H_
