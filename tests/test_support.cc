@@ -1,0 +1,223 @@
+#include "test_support.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include <hiredis/hiredis.h>
+
+namespace h5redislock {
+namespace testing {
+namespace {
+
+bool PidAlive(pid_t pid) { return kill(pid, 0) == 0; }
+
+int FreeTcpPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+void Render(const redisReply* r, std::string* out) {
+  if (!r) return;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER: *out += std::to_string(r->integer); break;
+    case REDIS_REPLY_NIL: *out += "(nil)"; break;
+    case REDIS_REPLY_ARRAY:
+      for (size_t i = 0; i < r->elements; ++i) {
+        if (i) *out += "\n";
+        Render(r->element[i], out);
+      }
+      break;
+    default: out->append(r->str, r->len);
+  }
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/h5redislock-test.XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra, bool tcp) : extra_(std::move(extra)), tcp_(tcp) {
+  socket_ = dir_.File("redis.sock");
+  if (tcp_) port_ = FreeTcpPort();
+  Start();
+}
+
+RedisServer::~RedisServer() { Stop(); }
+
+void RedisServer::Start() {
+  std::string pidfile = dir_.File("redis.pid");
+  std::remove(pidfile.c_str());
+  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--unixsocket", socket_,
+                                   "--save", "", "--appendonly", "no", "--daemonize", "yes",
+                                   "--pidfile", pidfile, "--dir", dir_.path(), "--logfile",
+                                   dir_.File("redis.log")};
+  if (tcp_) args.insert(args.end(), {"--bind", "127.0.0.1"});
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  pid_t child = fork();
+  if (child == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("redis-server did not start");
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the pid file and socket
+    std::ifstream in(pidfile);
+    pid_t pid = 0;
+    struct stat st;
+    if (in >> pid && pid > 0 && stat(socket_.c_str(), &st) == 0) {
+      pid_ = pid;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("redis-server did not come up in " + dir_.path());
+}
+
+void RedisServer::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  for (int i = 0; i < 1000 && PidAlive(pid_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (PidAlive(pid_)) kill(pid_, SIGKILL);
+  pid_ = 0;
+}
+
+void RedisServer::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  for (int i = 0; i < 1000 && PidAlive(pid_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::remove(socket_.c_str());
+  pid_ = 0;
+}
+
+std::string RedisServer::Command(const std::vector<std::string>& argv) const {
+  redisContext* c = redisConnectUnix(socket_.c_str());
+  if (!c || c->err) {
+    if (c) redisFree(c);
+    throw std::runtime_error("cannot connect to the test redis-server");
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+  std::string out;
+  Render(r, &out);
+  if (r) freeReplyObject(r);
+  redisFree(c);
+  return out;
+}
+
+std::vector<std::string> RedisServer::Keys(const std::string& pattern) const {
+  std::string text = Command({"KEYS", pattern});
+  std::vector<std::string> keys;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    keys.push_back(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return keys;
+}
+
+pid_t RunChild(const std::function<int()>& body) {
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int rc = 99;
+    try {
+      rc = body();
+    } catch (const std::exception& e) {
+      fprintf(stderr, "child %d: %s\n", getpid(), e.what());
+    }
+    fflush(nullptr);
+    _exit(rc);
+  }
+  return pid;
+}
+
+int WaitChild(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+int WaitChildren(const std::vector<pid_t>& pids) {
+  int failed = 0;
+  for (pid_t p : pids) failed += WaitChild(p) != 0;
+  return failed;
+}
+
+double MonotonicSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+std::string ErrorText() {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  H5Eprint2(H5E_DEFAULT, f);
+  fclose(f);
+  std::string text(buf, len);
+  free(buf);
+  return text;
+}
+
+bool RunningUnlocked() {
+  const char* d = getenv("H5REDISLOCK_TEST_DRIVER");
+  return d && std::string(d) == "sec2";
+}
+
+hid_t LockedFapl(const std::string& config) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (RunningUnlocked()) {
+    H5Pset_fapl_sec2(fapl);
+    H5Pset_file_locking(fapl, false, true);
+  } else if (H5Pset_driver_by_name(fapl, "redislock", config.c_str()) < 0) {
+    throw std::runtime_error("H5Pset_driver_by_name(redislock) failed: " + ErrorText());
+  }
+  return fapl;
+}
+
+std::string PluginDir() { return H5REDISLOCK_PLUGIN_DIR; }
+
+void UseBuiltPlugin() { setenv("HDF5_PLUGIN_PATH", H5REDISLOCK_PLUGIN_DIR, 1); }
+
+}  // namespace testing
+}  // namespace h5redislock

@@ -1,0 +1,119 @@
+// test_support.h: real Redis servers, real processes and real HDF5 files for
+// the tests. Nothing here is a mock.
+//
+//   RedisServer   a private redis-server on a unix socket (optionally also a
+//                 TCP port) in its own temporary directory, stopped by pid
+//   TempDir       a directory removed with its contents
+//   RunChild      fork() a child that runs a function and _exit()s with its result
+//   SharedArray   memory shared by the processes of one test (MAP_SHARED)
+//   ErrorText     the HDF5 error stack as text
+#ifndef H5REDISLOCK_TESTS_TEST_SUPPORT_H_
+#define H5REDISLOCK_TESTS_TEST_SUPPORT_H_
+
+#include <hdf5.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "redis_connection.h"
+
+namespace h5redislock {
+namespace testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+class RedisServer {
+ public:
+  // Starts a server; `extra` are more redis-server arguments ("--requirepass", ...).
+  explicit RedisServer(std::vector<std::string> extra = {}, bool tcp = false);
+  ~RedisServer();  // stops it
+
+  void Stop();     // SIGTERM, wait until the pid is gone
+  void Kill();     // SIGKILL: state lost, as after a crash
+  void Start();    // (again) on the same socket and port
+  bool running() const { return pid_ > 0; }
+
+  std::string url() const { return "unix://" + socket_; }   // the unix socket
+  std::string tcp_url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  const std::string& socket() const { return socket_; }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_.path(); }
+
+  // One command on a fresh connection; the reply as text (arrays joined by
+  // '\n', integers in decimal, nil as "(nil)").
+  std::string Command(const std::vector<std::string>& argv) const;
+  // The keys matching `pattern`.
+  std::vector<std::string> Keys(const std::string& pattern = "*") const;
+
+ private:
+  TempDir dir_;
+  std::vector<std::string> extra_;
+  bool tcp_;
+  int port_ = 0;
+  std::string socket_;
+  pid_t pid_ = 0;
+};
+
+// Forks; the child runs `body` and _exit()s with its return value (an
+// exception or a crash is a non-zero exit).
+pid_t RunChild(const std::function<int()>& body);
+// Waits for `pid`; its exit status, or 128 + signal.
+int WaitChild(pid_t pid);
+// Waits for all; the number that did not exit 0.
+int WaitChildren(const std::vector<pid_t>& pids);
+
+// Seconds on CLOCK_MONOTONIC, which all processes of the machine share.
+double MonotonicSeconds();
+
+// `n` objects of type T in memory shared with children forked later.
+template <typename T>
+class SharedArray {
+ public:
+  explicit SharedArray(size_t n) : n_(n) {
+    void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    data_ = static_cast<T*>(p);
+    for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
+  }
+  ~SharedArray() { munmap(data_, sizeof(T) * n_); }
+  SharedArray(const SharedArray&) = delete;
+  SharedArray& operator=(const SharedArray&) = delete;
+  T& operator[](size_t i) { return data_[i]; }
+  size_t size() const { return n_; }
+
+ private:
+  size_t n_;
+  T* data_;
+};
+
+// The current HDF5 error stack, printed.
+std::string ErrorText();
+
+// A fapl for the redislock driver with `config` (by name), or for sec2 when
+// the tests run with H5REDISLOCK_TEST_DRIVER=sec2 (to see them fail unlocked).
+hid_t LockedFapl(const std::string& config);
+bool RunningUnlocked();
+
+// Sets HDF5_PLUGIN_PATH to the build's plugin directory (before HDF5 starts).
+void UseBuiltPlugin();
+std::string PluginDir();
+
+}  // namespace testing
+}  // namespace h5redislock
+
+#endif  // H5REDISLOCK_TESTS_TEST_SUPPORT_H_
