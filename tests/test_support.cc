@@ -21,7 +21,15 @@ namespace h5redislock {
 namespace testing {
 namespace {
 
-bool PidAlive(pid_t pid) { return kill(pid, 0) == 0; }
+// A daemonized redis-server is not our child: once dead it may linger as a
+// zombie until init reaps it, which counts as gone.
+bool PidAlive(pid_t pid) {
+  if (kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
+}
 
 int FreeTcpPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -353,6 +353,9 @@ Status ScriptError(const LockKeys& keys, const std::string& error) {
     return Status::Corrupt("Redis holds data under " + where +
                            " that h5redislock did not write (a foreign or damaged key; "
                            "delete it or choose another prefix=): " + error);
+  if (has("NOAUTH") || has("unauthenticated"))
+    return Status::Auth("Redis requires a password for " + where +
+                        " (give it in the url, by password_file= or in H5REDISLOCK_PASSWORD): " + error);
   if (has("NOPERM"))
     return Status::Auth("the Redis user may not run the lock scripts on " + where + ": " + error);
   if (has("LOADING") || has("BUSY") || has("READONLY") || has("MASTERDOWN") || has("TRYAGAIN") ||

@@ -1,0 +1,272 @@
+// open_test.cc: what one open of a file through the driver does and reports:
+// re-entrant opens, upgrades, timeouts, an unreachable or wrong-password
+// Redis, malformed configuration, foreign keys, files that are not HDF5.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "hdf5_files.h"
+#include "lock_keys.h"
+#include "test_support.h"
+
+namespace h5redislock {
+namespace testing {
+namespace {
+
+class OpenTest : public ::testing::Test {
+ protected:
+  OpenTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+  std::string Config(double timeout = 30) const {
+    char t[32];
+    std::snprintf(t, sizeof t, "%g", timeout);
+    return "url=" + redis_.url() + ";retain=0;timeout=" + t;
+  }
+  // Opens through the driver; on failure the error stack's text is kept in
+  // error_ (the next HDF5 call would clear the stack).
+  hid_t Open(const std::string& path, unsigned flags, const std::string& config) {
+    hid_t fapl = LockedFapl(config);
+    hid_t f = H5Fopen(path.c_str(), flags, fapl);
+    error_ = f < 0 ? ErrorText() : "";
+    H5Pclose(fapl);
+    return f;
+  }
+  std::string MakeFile(const std::string& name) {
+    std::string path = dir_.File(name);
+    hid_t fapl = LockedFapl(Config());
+    EXPECT_TRUE(CreateFileWithDatasets(path, fapl, {"x"}, 8, H5T_STD_I32LE));
+    H5Pclose(fapl);
+    return path;
+  }
+  std::string KeyOf(const std::string& path, const std::string& part) const {
+    char real[PATH_MAX];
+    EXPECT_NE(realpath(path.c_str(), real), nullptr);
+    return LockKeys("h5redislock:", real).base() + ":" + part;
+  }
+  long Holders(const std::string& path) const { return std::stol(redis_.Command({"ZCARD", KeyOf(path, "held")})); }
+  long Waiters(const std::string& path) const { return std::stol(redis_.Command({"ZCARD", KeyOf(path, "queue")})); }
+
+  // Forks a child that holds `path` open (write or read) until the pipe
+  // closes; returns once the child holds it.
+  pid_t HoldInChild(const std::string& path, bool for_writing, int* release_fd) {
+    int ready[2], release[2];
+    EXPECT_EQ(pipe(ready), 0);
+    EXPECT_EQ(pipe(release), 0);
+    pid_t pid = RunChild([&] {
+      close(ready[0]);
+      close(release[1]);
+      hid_t f = Open(path, for_writing ? H5F_ACC_RDWR : H5F_ACC_RDONLY, Config());
+      char c = f >= 0 ? 'y' : 'n';
+      if (write(ready[1], &c, 1) != 1) return 3;
+      if (read(release[0], &c, 1) < 0) return 4;
+      return f >= 0 && H5Fclose(f) >= 0 ? 0 : 1;
+    });
+    close(ready[1]);
+    close(release[0]);
+    char c = 0;
+    EXPECT_EQ(read(ready[0], &c, 1), 1);
+    EXPECT_EQ(c, 'y');
+    close(ready[0]);
+    *release_fd = release[1];
+    return pid;
+  }
+
+  RedisServer redis_;
+  TempDir dir_;
+  std::string error_;
+};
+
+TEST_F(OpenTest, ReentrantOpensShareOneLock) {
+  const std::string path = MakeFile("reentrant.h5");
+  hid_t a = Open(path, H5F_ACC_RDONLY, Config());
+  hid_t b = Open(path, H5F_ACC_RDONLY, Config());
+  ASSERT_GE(a, 0) << error_;
+  ASSERT_GE(b, 0) << error_;
+  EXPECT_EQ(Holders(path), 1);
+  EXPECT_GE(H5Fclose(a), 0);
+  EXPECT_EQ(Holders(path), 1) << "closing one open must not release the lock the other still needs";
+  EXPECT_GE(H5Fclose(b), 0);
+  EXPECT_EQ(Holders(path), 0);
+}
+
+TEST_F(OpenTest, WriteHolderMayAlsoOpenForReading) {
+  const std::string path = MakeFile("write-then-read.h5");
+  hid_t w = Open(path, H5F_ACC_RDWR, Config());
+  ASSERT_GE(w, 0) << error_;
+  hid_t r = Open(path, H5F_ACC_RDONLY, Config());
+  EXPECT_GE(r, 0) << error_;
+  if (r >= 0) H5Fclose(r);
+  EXPECT_GE(H5Fclose(w), 0);
+  EXPECT_EQ(Holders(path), 0);
+}
+
+TEST_F(OpenTest, CreateWithTruncateTakesTheLockOnce) {
+  const std::string path = dir_.File("created.h5");
+  hid_t fapl = LockedFapl(Config());
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  ASSERT_GE(f, 0) << ErrorText();
+  EXPECT_EQ(Holders(path), 1);
+  EXPECT_EQ(H5Fclose(f), 0);
+  f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);  // over an existing file
+  ASSERT_GE(f, 0) << ErrorText();
+  EXPECT_EQ(H5Fclose(f), 0);
+  H5Pclose(fapl);
+  EXPECT_EQ(Holders(path), 0);
+}
+
+TEST_F(OpenTest, UpgradeFailsAtOnceWithAClearError) {
+  const std::string path = MakeFile("upgrade.h5");
+  hid_t r = Open(path, H5F_ACC_RDONLY, Config());
+  ASSERT_GE(r, 0);
+  double t0 = MonotonicSeconds();
+  hid_t w = Open(path, H5F_ACC_RDWR, Config());
+  EXPECT_LT(w, 0);
+  EXPECT_LT(MonotonicSeconds() - t0, 1.0) << "an upgrade must fail at once, not wait for the timeout";
+  std::string err = error_;
+  EXPECT_NE(err.find("cannot be upgraded"), std::string::npos) << err;
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  H5Fclose(r);
+}
+
+TEST_F(OpenTest, TimeoutNamesTheFileModeAndHolder) {
+  const std::string path = MakeFile("timeout.h5");
+  int release = -1;
+  pid_t holder = HoldInChild(path, true, &release);
+  double t0 = MonotonicSeconds();
+  hid_t f = Open(path, H5F_ACC_RDONLY, Config(1));
+  double waited = MonotonicSeconds() - t0;
+  std::string err = error_;
+  EXPECT_LT(f, 0);
+  EXPECT_GE(waited, 0.9);
+  EXPECT_LT(waited, 3.0);
+  EXPECT_NE(err.find("timed out"), std::string::npos) << err;
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("read lock"), std::string::npos) << err;
+  EXPECT_NE(err.find("pid " + std::to_string(holder)), std::string::npos) << err;
+  EXPECT_EQ(Waiters(path), 0) << "a failed open must leave no waiter entry";
+  close(release);
+  EXPECT_EQ(WaitChild(holder), 0);
+  EXPECT_EQ(redis_.Keys("h5redislock:*").size(), 0u);
+}
+
+TEST_F(OpenTest, TimeoutZeroFailsAtOnce) {
+  const std::string path = MakeFile("nowait.h5");
+  int release = -1;
+  pid_t holder = HoldInChild(path, false, &release);
+  double t0 = MonotonicSeconds();
+  hid_t f = Open(path, H5F_ACC_RDWR, Config(0));
+  EXPECT_LT(f, 0);
+  EXPECT_LT(MonotonicSeconds() - t0, 0.5);
+  std::string err = error_;
+  EXPECT_NE(err.find("timeout=0"), std::string::npos) << err;
+  EXPECT_NE(err.find("pid " + std::to_string(holder)), std::string::npos) << err;
+  hid_t r = Open(path, H5F_ACC_RDONLY, Config(0));
+  EXPECT_GE(r, 0) << "readers share: " << error_;
+  if (r >= 0) H5Fclose(r);
+  close(release);
+  EXPECT_EQ(WaitChild(holder), 0);
+}
+
+TEST_F(OpenTest, UnreachableRedisFailsWithinTheConnectTimeout) {
+  const std::string path = MakeFile("unreachable.h5");
+  for (const std::string& url : {"unix://" + dir_.File("no-server.sock"), std::string("redis://127.0.0.1:1")}) {
+    double t0 = MonotonicSeconds();
+    hid_t f = Open(path, H5F_ACC_RDONLY, "url=" + url + ";connect_timeout=2");
+    EXPECT_LT(f, 0);
+    EXPECT_LT(MonotonicSeconds() - t0, 2.5);
+    std::string err = error_;
+    EXPECT_NE(err.find("unreachable"), std::string::npos) << err;
+    EXPECT_NE(err.find(path), std::string::npos) << err;
+  }
+}
+
+TEST_F(OpenTest, MalformedConfigsNameTheKeyAndNeverThePassword) {
+  const std::string path = MakeFile("config.h5");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"bogus=1", "unknown config key 'bogus'"},
+      {"timeout=abc", "timeout="},
+      {"timeout=-5", "timeout"},
+      {"lease=0.1", "lease="},
+      {"url=http://example.org", "unknown scheme 'http'"},
+      {"url=redis://host:99999", "port"},
+      {"inner=redislock", "inner"},
+      {"timeout=1;timeout=2", "given twice"},
+      {"noequals", "key=value"},
+      {"prefix=a{b}", "prefix"},
+      {"url=redis://user:s3cretpw@host:bad", "port"},
+  };
+  for (const auto& [config, expected] : cases) {
+    hid_t f = Open(path, H5F_ACC_RDONLY, config);
+    EXPECT_LT(f, 0) << config;
+    std::string err = error_;
+    EXPECT_NE(err.find(expected), std::string::npos) << config << " gave: " << err;
+    EXPECT_NE(err.find(path), std::string::npos) << config << " gave: " << err;
+    EXPECT_EQ(err.find("s3cretpw"), std::string::npos) << "the password leaked: " << err;
+  }
+}
+
+TEST_F(OpenTest, FileThatIsNotHdf5FailsAndLeavesNoLock) {
+  const std::string path = dir_.File("not-hdf5.h5");
+  std::ofstream(path) << "this is not an HDF5 file\n";
+  hid_t f = Open(path, H5F_ACC_RDONLY, Config());
+  EXPECT_LT(f, 0);
+  std::string err = error_;
+  EXPECT_NE(err.find("signature"), std::string::npos) << err;
+  EXPECT_EQ(redis_.Keys("h5redislock:*").size(), 0u);
+  f = Open(dir_.File("missing.h5"), H5F_ACC_RDONLY, Config());
+  EXPECT_LT(f, 0);
+  EXPECT_NE(error_.find("No such file"), std::string::npos) << error_;
+}
+
+TEST_F(OpenTest, ForeignDataUnderThePrefixIsReportedNotTrusted) {
+  const std::string path = MakeFile("foreign.h5");
+  redis_.Command({"SET", KeyOf(path, "held"), "not a sorted set"});
+  hid_t f = Open(path, H5F_ACC_RDONLY, Config());
+  EXPECT_LT(f, 0);
+  std::string err = error_;
+  EXPECT_NE(err.find("did not write"), std::string::npos) << err;
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  redis_.Command({"DEL", KeyOf(path, "held")});
+
+  // A waiter entry whose record is garbage.
+  redis_.Command({"ZADD", KeyOf(path, "queue"), "1", "bogus"});
+  redis_.Command({"ZADD", KeyOf(path, "lease"), "99999999999999", "bogus"});
+  redis_.Command({"HSET", KeyOf(path, "info"), "bogus", "{not json"});
+  redis_.Command({"ZADD", KeyOf(path, "held"), "1", "other"});
+  redis_.Command({"ZADD", KeyOf(path, "lease"), "99999999999999", "other"});
+  redis_.Command({"HSET", KeyOf(path, "info"), "other", "{\"mode\":\"w\",\"lease\":1000,\"since\":1}"});
+  redis_.Command({"HSET", KeyOf(path, "state"), "mode", "w"});
+  f = Open(path, H5F_ACC_RDONLY, Config(0));
+  EXPECT_LT(f, 0);
+  err = error_;
+  EXPECT_NE(err.find("did not write"), std::string::npos) << err;
+}
+
+TEST_F(OpenTest, WrongPasswordIsAClearErrorWithoutThePassword) {
+  RedisServer secured({"--requirepass", "right-pass-123"});
+  const std::string path = dir_.File("auth.h5");
+  std::string pwfile = dir_.File("pw");
+  std::ofstream(pwfile) << "right-pass-123\n";
+  hid_t ok_fapl = LockedFapl("url=unix://" + secured.socket() + ";password_file=" + pwfile);
+  EXPECT_TRUE(CreateFileWithDatasets(path, ok_fapl, {"x"}, 4, H5T_STD_I32LE)) << ErrorText();
+  H5Pclose(ok_fapl);
+
+  std::string badfile = dir_.File("badpw");
+  std::ofstream(badfile) << "wrong-pass-456\n";
+  hid_t f = Open(path, H5F_ACC_RDONLY, "url=unix://" + secured.socket() + ";password_file=" + badfile);
+  EXPECT_LT(f, 0);
+  std::string err = error_;
+  EXPECT_NE(err.find("refused the credentials"), std::string::npos) << err;
+  EXPECT_EQ(err.find("wrong-pass-456"), std::string::npos) << err;
+
+  f = Open(path, H5F_ACC_RDONLY, "url=unix://" + secured.socket());
+  EXPECT_LT(f, 0);
+  err = error_;
+  EXPECT_NE(err.find("requires a password"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace h5redislock
