@@ -46,15 +46,14 @@ void LeaseKeeper::RenewRound(const std::vector<std::shared_ptr<LockLease>>& leas
   std::map<ConnectionPool*, std::vector<LockLease*>> by_server;
   for (const auto& l : leases) by_server[&l->pool()].push_back(l.get());
   for (auto& [pool, batch] : by_server) {
-    ConnectionPool::Lease conn;
-    Status s = pool->Get(&conn);
     std::vector<Reply> replies;
-    const auto sent = Clock::now();
-    if (s.ok()) {
+    Clock::time_point sent;
+    Status s = pool->Run([&](RedisConnection& conn) {
       std::vector<Argv> commands;
       for (LockLease* l : batch) commands.push_back(RenewCommand(*l));
-      s = conn->Pipeline(commands, &replies);
-    }
+      sent = Clock::now();
+      return conn.Pipeline(commands, &replies);
+    });
     if (!s.ok()) {
       Log(LogLevel::kInfo, "lease renewal failed, will retry: " + s.message());
       continue;
@@ -65,7 +64,9 @@ void LeaseKeeper::RenewRound(const std::vector<std::shared_ptr<LockLease>>& leas
       Status r = ParseRenewReply(*lease, replies[i].get(), &alive);
       if (!r.ok() && ReplyString(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
         Reply again;  // the script cache was flushed: run it by body once
-        r = RunScript(*conn, Script::kRenew, lease->keys(), RenewArgs(*lease), &again);
+        r = pool->Run([&](RedisConnection& conn) {
+          return RunScript(conn, Script::kRenew, lease->keys(), RenewArgs(*lease), &again);
+        });
         if (r.ok()) r = ParseRenewReply(*lease, again.get(), &alive);
       }
       if (!r.ok()) {

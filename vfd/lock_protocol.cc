@@ -526,10 +526,14 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     Reply reply;
     s = RunScript(*conn, Script::kAcquire, keys, args, &reply);
     if (!s.ok()) {
-      // A broken connection while queued: reconnect and ask again (ACQUIRE is
-      // idempotent), as long as the timeout allows.
-      if (s.code() == Status::Code::kUnavailable && lease->active() && Clock::now() < give_up) {
-        std::this_thread::sleep_for(kLivenessTick);
+      // The connection broke: reconnect and ask again (ACQUIRE is idempotent)
+      // if we are queued and the timeout allows, or once if the connection had
+      // been idle in the pool (it may have died with a Redis restart).
+      bool retry = s.code() == Status::Code::kUnavailable && Clock::now() < give_up &&
+                   (lease->active() || conn.reused());
+      if (retry) {
+        if (conn.reused()) pool.DropIdle();
+        else std::this_thread::sleep_for(kLivenessTick);
         if (pool.Get(&conn).ok()) continue;
       }
       break;
@@ -572,9 +576,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     auto watch = [&] {
       std::vector<std::string> gone = DeadEntries(ahead, &reaped);
       if (gone.empty()) return;
-      ConnectionPool::Lease side;
-      reap_status = pool.Get(&side);
-      if (reap_status.ok()) reap_status = Reap(*side, *lease, gone);
+      reap_status = pool.Run([&](RedisConnection& side) { return Reap(side, *lease, gone); });
     };
     Reply popped;
     s = conn->BlockingCommand({"BLPOP", keys.WakeKey(lease->token()), wait_arg}, local_deadline, kLivenessTick,
@@ -595,9 +597,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
 
   // Failure: take our entry out of Redis, whatever state it reached.
   std::vector<LockEntry> holders;
-  ConnectionPool::Lease cleanup;
-  Status left = pool.Get(&cleanup);
-  if (left.ok()) left = GiveUp(*cleanup, *lease, &holders, &now_ms);
+  Status left = pool.Run([&](RedisConnection& c) { return GiveUp(c, *lease, &holders, &now_ms); });
   if (!s.ok()) {
     if (!left.ok() && lease->active())
       return s.WithContext("cannot take the " + what + " (its waiter entry expires within the lease)");
@@ -614,11 +614,10 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
 // ============================================================================
 
 Status ReleaseLock(const LockLease& lease, bool* was_held) {
-  ConnectionPool::Lease conn;
-  Status s = lease.pool().Get(&conn);
   Reply reply;
-  if (s.ok())
-    s = RunScript(*conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), lease.token()}, &reply);
+  Status s = lease.pool().Run([&](RedisConnection& conn) {
+    return RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), lease.token()}, &reply);
+  });
   if (!s.ok())
     return s.WithContext("cannot release the lock on '" + lease.file() + "' (it expires within the lease)");
   *was_held = ReplyString(ReplyElement(reply.get(), 0)) == "held";

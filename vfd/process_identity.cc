@@ -2,6 +2,7 @@
 
 #include "no_destructor.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,7 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <cstdlib>
 
 namespace h5redislock {
 namespace {
@@ -28,23 +29,28 @@ std::string ReadFirstLine(const char* path) {
 // Fields of /proc/<pid>/stat after the command name, which may itself hold
 // spaces and parentheses: the state is the first field after the last ')'.
 bool ReadProcStat(long pid, char* state, unsigned long long* start) {
+  // Plain read(2): a process exiting under us makes the read fail (ESRCH),
+  // which iostreams would turn into an exception.
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t paren = text.rfind(')');
-  if (paren == std::string::npos) return false;
-  std::istringstream fields(text.substr(paren + 1));
-  std::string field;
-  // Field 3 is the state; field 22 the start time.
-  for (int index = 3; index <= 22 && (fields >> field); ++index) {
-    if (index == 3) *state = field.empty() ? '?' : field[0];
-    if (index == 22) {
-      *start = std::strtoull(field.c_str(), nullptr, 10);
-      return true;
-    }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');
+  if (!paren) return false;
+  // Fields after the command name: 3 is the state, 22 the start time.
+  char* cursor = const_cast<char*>(paren + 1);
+  for (int index = 3; index <= 22; ++index) {
+    char* field = strtok_r(cursor, " ", &cursor);
+    if (!field) return false;
+    if (index == 3) *state = field[0];
+    if (index == 22) *start = std::strtoull(field, nullptr, 10);
   }
-  return false;
+  return true;
 }
 
 const std::string& HostKey() {

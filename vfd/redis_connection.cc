@@ -4,6 +4,8 @@
 #include <hiredis/hiredis_ssl.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cerrno>
 #include <cmath>
@@ -33,6 +35,36 @@ void ToArgv(const Argv& argv, std::vector<const char*>* ptrs, std::vector<size_t
 }
 
 std::once_flag g_openssl_once;
+
+// Writing to a connection the server has closed raises SIGPIPE, whose default
+// action kills the program we were loaded into. Like libpq, block it in the
+// calling thread for the duration of our socket I/O and swallow a SIGPIPE
+// that our own write caused (one that was pending before is left alone).
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
 
 }  // namespace
 
@@ -78,6 +110,7 @@ RedisConnection::~RedisConnection() {
 
 Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
                              std::unique_ptr<RedisConnection>* out) {
+  SigpipeGuard no_sigpipe;
   const std::string where = "Redis at " + endpoint.Describe();
   timeval tv = ToTimeval(timeout_s);
   redisOptions options{};
@@ -170,6 +203,7 @@ Status RedisConnection::Command(const Argv& argv, Reply* reply) {
 }
 
 Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies) {
+  SigpipeGuard no_sigpipe;
   if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
@@ -189,6 +223,7 @@ Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<
 
 Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
                                         const std::function<void()>& on_tick, Reply* reply) {
+  SigpipeGuard no_sigpipe;
   if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
@@ -229,6 +264,7 @@ ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
     if (pool_ && conn_) pool_->Put(std::move(conn_));
     pool_ = other.pool_;
     conn_ = std::move(other.conn_);
+    reused_ = other.reused_;
   }
   return *this;
 }
@@ -241,7 +277,7 @@ Status ConnectionPool::Get(Lease* out) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!idle_.empty()) {
-      *out = Lease(this, std::move(idle_.back()));
+      *out = Lease(this, std::move(idle_.back()), true);
       idle_.pop_back();
       return Status::OK();
     }
@@ -249,8 +285,25 @@ Status ConnectionPool::Get(Lease* out) {
   std::unique_ptr<RedisConnection> conn;
   Status s = RedisConnection::Open(endpoint_, timeout_s_, &conn);
   if (!s.ok()) return s;
-  *out = Lease(this, std::move(conn));
+  *out = Lease(this, std::move(conn), false);
   return Status::OK();
+}
+
+Status ConnectionPool::Run(const std::function<Status(RedisConnection&)>& op) {
+  Lease conn;
+  Status s = Get(&conn);
+  if (!s.ok()) return s;
+  s = op(*conn);
+  if (s.code() != Status::Code::kUnavailable || !conn.reused()) return s;
+  DropIdle();
+  s = Get(&conn);
+  return s.ok() ? op(*conn) : s;
+}
+
+void ConnectionPool::DropIdle() {
+  std::vector<std::unique_ptr<RedisConnection>> dropped;
+  std::lock_guard<std::mutex> lock(mu_);
+  dropped.swap(idle_);
 }
 
 void ConnectionPool::Put(std::unique_ptr<RedisConnection> conn) {

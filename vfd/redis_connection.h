@@ -92,20 +92,33 @@ class ConnectionPool {
   class Lease {
    public:
     Lease() = default;
-    Lease(ConnectionPool* pool, std::unique_ptr<RedisConnection> conn)
-        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(ConnectionPool* pool, std::unique_ptr<RedisConnection> conn, bool reused)
+        : pool_(pool), conn_(std::move(conn)), reused_(reused) {}
     Lease(Lease&&) = default;
     Lease& operator=(Lease&& other);
     ~Lease();
     RedisConnection* operator->() const { return conn_.get(); }
     RedisConnection& operator*() const { return *conn_; }
+    // Taken from the idle list rather than freshly connected: it may have
+    // died while idle (a Redis restart), without anyone noticing yet.
+    bool reused() const { return reused_; }
 
    private:
     ConnectionPool* pool_ = nullptr;
     std::unique_ptr<RedisConnection> conn_;
+    bool reused_ = false;
   };
 
   Status Get(Lease* out);
+
+  // Runs `op` on a connection. If it fails for transport reasons on a reused
+  // connection, the idle connections are dropped (they all died with the
+  // server, most likely) and `op` runs once more on a fresh one: so every
+  // `op` must be safe to repeat, as all lock scripts are.
+  Status Run(const std::function<Status(RedisConnection&)>& op);
+
+  // Closes the idle connections.
+  void DropIdle();
   const RedisEndpoint& endpoint() const { return endpoint_; }
   double timeout_s() const { return timeout_s_; }
 

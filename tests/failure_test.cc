@@ -1,0 +1,263 @@
+// failure_test.cc: the lock survives what kills processes on clusters every
+// day. Holders are SIGKILLed, SIGTERMed, SIGSTOPped past their lease, forked;
+// Redis is killed and restarted with its state lost. Nobody stays stuck, and
+// nobody who lost the lock writes.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "hdf5_files.h"
+#include "lock_keys.h"
+#include "test_support.h"
+
+namespace h5redislock {
+namespace testing {
+namespace {
+
+// A child process that opens a file, then does what the parent tells it
+// through a pipe, one command character at a time, answering 'y' or 'n':
+//   'w' write the dataset "x" (4 ints) with the next value, 'c' close, 'q' exit.
+class Puppet {
+ public:
+  Puppet(const std::string& path, const std::string& config, bool for_writing) {
+    int to_child[2], to_parent[2];
+    if (pipe(to_child) != 0 || pipe(to_parent) != 0) throw std::runtime_error("pipe");
+    pid_ = RunChild([&] {
+      close(to_child[1]);
+      close(to_parent[0]);
+      return Serve(path, config, for_writing, to_child[0], to_parent[1]);
+    });
+    close(to_child[0]);
+    close(to_parent[1]);
+    in_ = to_parent[0];
+    out_ = to_child[1];
+  }
+  ~Puppet() {
+    close(out_);
+    close(in_);
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      WaitChild(pid_);
+    }
+  }
+  // Sends a command; true if the child answered 'y'.
+  bool Ask(char command) {
+    if (write(out_, &command, 1) != 1) return false;
+    char answer = 0;
+    return read(in_, &answer, 1) == 1 && answer == 'y';
+  }
+  bool Opened() {  // the first answer: whether the open succeeded
+    char answer = 0;
+    return read(in_, &answer, 1) == 1 && answer == 'y';
+  }
+  pid_t pid() const { return pid_; }
+  int Wait() {
+    int rc = WaitChild(pid_);
+    pid_ = -1;
+    return rc;
+  }
+
+ private:
+  static int Serve(const std::string& path, const std::string& config, bool for_writing, int in, int out) {
+    hid_t fapl = LockedFapl(config);
+    hid_t f = H5Fopen(path.c_str(), for_writing ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    auto answer = [&](bool ok) {
+      char c = ok ? 'y' : 'n';
+      return write(out, &c, 1) == 1;
+    };
+    if (!answer(f >= 0)) return 2;
+    int value = 100;
+    for (char command; read(in, &command, 1) == 1;) {
+      if (command == 'w') {
+        int data[4] = {value, value, value, value};
+        ++value;
+        bool ok = WriteAll(f, "x", H5T_NATIVE_INT, data) && H5Fflush(f, H5F_SCOPE_LOCAL) >= 0;
+        if (!ok) std::fprintf(stderr, "puppet %d: write refused:\n%s", getpid(), ErrorText().c_str());
+        answer(ok);
+      } else if (command == 'c') {
+        answer(H5Fclose(f) >= 0);
+        f = -1;
+      } else if (command == 'q') {
+        return 0;
+      }
+    }
+    return 0;
+  }
+
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+};
+
+class FailureTest : public ::testing::Test {
+ protected:
+  FailureTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+  std::string Config(double lease = 2, double timeout = 30) const {
+    return "url=" + redis_.url() + ";retain=0;lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout);
+  }
+  std::string MakeFile(const std::string& name) {
+    std::string path = dir_.File(name);
+    hid_t fapl = LockedFapl(Config());
+    EXPECT_TRUE(CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE));
+    H5Pclose(fapl);
+    return path;
+  }
+  // Opens for writing, timing how long the open took.
+  hid_t TimedOpen(const std::string& path, const std::string& config, double* seconds) {
+    hid_t fapl = LockedFapl(config);
+    double t0 = MonotonicSeconds();
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+    *seconds = MonotonicSeconds() - t0;
+    error_ = f < 0 ? ErrorText() : "";
+    H5Pclose(fapl);
+    return f;
+  }
+  int ReadValue(const std::string& path) {
+    hid_t fapl = LockedFapl(Config());
+    H5File f(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    int data[4] = {-1, -1, -1, -1};
+    EXPECT_TRUE(f.ok() && ReadAll(f.id(), "x", H5T_NATIVE_INT, data));
+    return data[0];
+  }
+
+  RedisServer redis_;
+  TempDir dir_;
+  std::string error_;
+};
+
+// A holder that dies by SIGKILL or SIGTERM frees the lock for a waiter of its
+// host within a second, not after its lease (here 30 s).
+TEST_F(FailureTest, KilledHolderIsReapedWithinASecond) {
+  for (int sig : {SIGKILL, SIGTERM}) {
+    const std::string path = MakeFile("killed-" + std::to_string(sig) + ".h5");
+    Puppet holder(path, Config(30), true);
+    ASSERT_TRUE(holder.Opened());
+    ASSERT_TRUE(holder.Ask('w'));
+    SharedArray<double> acquired_at(1);
+    pid_t waiter = RunChild([&] {
+      hid_t fapl = LockedFapl(Config(30));
+      hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+      acquired_at[0] = MonotonicSeconds();
+      return f >= 0 && H5Fclose(f) >= 0 ? 0 : 1;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the waiter queues
+    double killed_at = MonotonicSeconds();
+    kill(holder.pid(), sig);
+    EXPECT_EQ(holder.Wait(), 128 + sig);
+    EXPECT_EQ(WaitChild(waiter), 0);
+    double recovery = acquired_at[0] - killed_at;
+    std::printf("recovery after signal %d: %.3f s\n", sig, recovery);
+    EXPECT_LT(recovery, 1.0);
+    EXPECT_EQ(ReadValue(path), 100);
+  }
+}
+
+// A holder stopped past its lease loses the lock to a waiter; when it is
+// continued, its writes are refused, and the file keeps the new holder's data.
+TEST_F(FailureTest, StoppedHolderIsFencedAfterItsLease) {
+  const std::string path = MakeFile("stopped.h5");
+  Puppet stopped(path, Config(2), true);
+  ASSERT_TRUE(stopped.Opened());
+  ASSERT_TRUE(stopped.Ask('w'));
+  kill(stopped.pid(), SIGSTOP);
+  double waited = 0;
+  hid_t f = TimedOpen(path, Config(2), &waited);
+  ASSERT_GE(f, 0) << error_;
+  EXPECT_GT(waited, 1.0) << "the stopped holder's lease had not run out yet";
+  EXPECT_LT(waited, 4.0);
+  int data[4] = {7, 7, 7, 7};
+  EXPECT_TRUE(WriteAll(f, "x", H5T_NATIVE_INT, data));
+  EXPECT_GE(H5Fclose(f), 0);
+  kill(stopped.pid(), SIGCONT);
+  EXPECT_FALSE(stopped.Ask('w')) << "a holder that lost its lock wrote";
+  EXPECT_EQ(ReadValue(path), 7);
+}
+
+// The keeper renews a holder's lease, so a long hold is not a lost lock.
+TEST_F(FailureTest, RenewedLeaseOutlivesItsLength) {
+  const std::string path = MakeFile("renewed.h5");
+  Puppet holder(path, Config(1), true);
+  ASSERT_TRUE(holder.Opened());
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  EXPECT_TRUE(holder.Ask('w'));
+  double waited = 0;
+  hid_t f = TimedOpen(path, "url=" + redis_.url() + ";timeout=0", &waited);
+  EXPECT_LT(f, 0) << "the lock was free while its holder lived";
+  EXPECT_TRUE(holder.Ask('c'));
+  EXPECT_EQ(ReadValue(path), 100);
+}
+
+// Redis killed and restarted with its data lost while a writer holds: the
+// writer is fenced at its next renewal; new writers succeed afterwards.
+TEST_F(FailureTest, RedisRestartFencesHoldersAndRecovers) {
+  const std::string path = MakeFile("restart.h5");
+  Puppet holder(path, Config(1.5), true);
+  ASSERT_TRUE(holder.Opened());
+  ASSERT_TRUE(holder.Ask('w'));
+  redis_.Kill();
+  redis_.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_FALSE(holder.Ask('w')) << "a writer kept writing after Redis lost its lock";
+  double waited = 0;
+  hid_t f = TimedOpen(path, Config(), &waited);
+  ASSERT_GE(f, 0) << error_;
+  EXPECT_GE(H5Fclose(f), 0);
+  EXPECT_EQ(ReadValue(path), 100);
+}
+
+// Redis gone while a process waits: the open fails within its timeout with a
+// clear error; it does not hang.
+TEST_F(FailureTest, RedisDeathWhileWaitingFailsWithinTheTimeout) {
+  const std::string path = MakeFile("gone.h5");
+  Puppet holder(path, Config(), true);
+  ASSERT_TRUE(holder.Opened());
+  SharedArray<double> took(1);
+  pid_t waiter = RunChild([&] {
+    hid_t fapl = LockedFapl(Config(2, 3) + ";connect_timeout=0.5");
+    double t0 = MonotonicSeconds();
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+    took[0] = MonotonicSeconds() - t0;
+    std::string err = ErrorText();
+    return f < 0 && err.find("gone.h5") != std::string::npos ? 0 : 1;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  redis_.Kill();
+  EXPECT_EQ(WaitChild(waiter), 0);
+  EXPECT_LT(took[0], 3 + 1.5);
+  redis_.Start();
+}
+
+// fork() while holding: the child can neither write through the inherited
+// file nor release the parent's lock; its own open waits like anyone's.
+TEST_F(FailureTest, ForkedChildOwnsNothingOfItsParent) {
+  const std::string path = MakeFile("fork.h5");
+  hid_t fapl = LockedFapl(Config(2));
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  ASSERT_GE(f, 0);
+  pid_t child = RunChild([&] {
+    int data[4] = {1, 2, 3, 4};
+    if (WriteAll(f, "x", H5T_NATIVE_INT, data) && H5Fflush(f, H5F_SCOPE_LOCAL) >= 0) return 1;
+    if (ErrorText().find("parent") == std::string::npos) return 2;
+    hid_t own_fapl = LockedFapl(Config(2, 1));
+    hid_t own = H5Fopen(path.c_str(), H5F_ACC_RDWR, own_fapl);
+    if (own >= 0) return 3;  // the parent holds the lock
+    if (ErrorText().find("pid " + std::to_string(getppid())) == std::string::npos) return 4;
+    return 0;
+  });
+  EXPECT_EQ(WaitChild(child), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past a lease: renewals still ours
+  int data[4] = {5, 5, 5, 5};
+  EXPECT_TRUE(WriteAll(f, "x", H5T_NATIVE_INT, data)) << ErrorText();
+  EXPECT_GE(H5Fclose(f), 0) << ErrorText();
+  H5Pclose(fapl);
+  EXPECT_EQ(ReadValue(path), 5);
+  EXPECT_EQ(redis_.Keys("h5redislock:*").size(), 0u);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace h5redislock
