@@ -293,6 +293,24 @@ tidy(tonumber(ARGV[3]))
 return 1
 )lua";
 
+// BREAK token [token ...] -> number of entries marked broken
+// `h5redislock break`: a broken entry's renewals are refused, so it expires at
+// the end of its current lease; its process, if alive, is fenced by then
+// (lock_lease.h), and only then does promote hand the lock on. Entries of
+// dead processes need no breaking: LEAVE removes them at once.
+const char kBreak[] = R"lua(
+local marked = 0
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', lease, ARGV[i]) then
+    local rec = record(ARGV[i])
+    rec.broken = true
+    redis.call('HSET', info, ARGV[i], cjson.encode(rec))
+    marked = marked + 1
+  end
+end
+return marked
+)lua";
+
 // SNAPSHOT -> {now, {state hash, flat}, {holder views}, {waiter views in order}}
 // Read-only: expired entries show a negative lease_left.
 const char kSnapshot[] = R"lua(
@@ -327,11 +345,12 @@ std::string Sha1Hex(const std::string& text) {
 const CompiledScript& Compiled(Script script) {
   auto make = [](const char* body) { std::string s = std::string(kPrelude) + body; return CompiledScript{s, Sha1Hex(s)}; };
   static const CompiledScript acquire = make(kAcquire), leave = make(kLeave), renew = make(kRenew),
-                              snapshot = make(kSnapshot);
+                              breaker = make(kBreak), snapshot = make(kSnapshot);
   switch (script) {
     case Script::kAcquire: return acquire;
     case Script::kLeave: return leave;
     case Script::kRenew: return renew;
+    case Script::kBreak: return breaker;
     case Script::kSnapshot: return snapshot;
   }
   return snapshot;
@@ -446,13 +465,6 @@ std::vector<std::string> DeadEntries(const std::vector<LockEntry>& entries, std:
   return dead;
 }
 
-Status Reap(RedisConnection& conn, const LockLease& lease, const std::vector<std::string>& dead) {
-  Argv args = {std::to_string(lease.retain_ms())};
-  args.insert(args.end(), dead.begin(), dead.end());
-  Reply reply;
-  return RunScript(conn, Script::kLeave, lease.keys(), args, &reply);
-}
-
 // Gives up waiting: removes our entry (releasing it if the grant came just
 // now) and returns the holders for the error message.
 Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEntry>* holders,
@@ -552,7 +564,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     if (state == "queued" && !lease->active()) lease->Activate(sent);
     std::vector<std::string> dead = DeadEntries(ahead, &reaped);
     if (!dead.empty()) {
-      s = Reap(*conn, *lease, dead);
+      s = RemoveEntries(*conn, keys, dead, lease->retain_ms() / 1000.0);
       if (!s.ok()) break;
       continue;  // ask again: the lock may be ours now
     }
@@ -576,7 +588,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     auto watch = [&] {
       std::vector<std::string> gone = DeadEntries(ahead, &reaped);
       if (gone.empty()) return;
-      reap_status = pool.Run([&](RedisConnection& side) { return Reap(side, *lease, gone); });
+      reap_status = pool.Run([&](RedisConnection& side) { return RemoveEntries(side, keys, gone, lease->retain_ms() / 1000.0); });
     };
     Reply popped;
     s = conn->BlockingCommand({"BLPOP", keys.WakeKey(lease->token()), wait_arg}, local_deadline, kLivenessTick,
@@ -636,6 +648,22 @@ Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* al
   if (IsErrorReply(reply)) return ScriptError(lease.keys(), ReplyString(reply));
   *alive = ReplyInteger(reply) == 1;
   return Status::OK();
+}
+
+Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                    long long* marked) {
+  Reply reply;
+  Status s = RunScript(conn, Script::kBreak, keys, tokens, &reply);
+  if (s.ok()) *marked = ReplyInteger(reply.get());
+  return s;
+}
+
+Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                     double retain_s) {
+  Argv args = {std::to_string(static_cast<long long>(retain_s * 1000))};
+  args.insert(args.end(), tokens.begin(), tokens.end());
+  Reply reply;
+  return RunScript(conn, Script::kLeave, keys, args, &reply);
 }
 
 Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapshot* out) {

@@ -83,12 +83,22 @@ Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* al
 // Reads a lock's whole state in one round trip.
 Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapshot* out);
 
+// Marks entries broken: their renewals fail, so they end with their current
+// lease and their processes are fenced (see kBreak in lock_protocol.cc).
+Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                    long long* marked);
+
+// Removes entries at once and hands the lock on: only for entries whose
+// processes are known to be dead.
+Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                     double retain_s);
+
 // The JSON record that describes this process in its entries.
 std::string ThisProcessRecord();
 
 // Runs one of the protocol's scripts (EVALSHA, loading it on NOSCRIPT) and
 // turns error replies into Status (see lock_protocol.cc).
-enum class Script { kAcquire, kLeave, kRenew, kSnapshot };
+enum class Script { kAcquire, kLeave, kRenew, kBreak, kSnapshot };
 Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
                  Reply* reply);
 

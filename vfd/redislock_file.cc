@@ -75,6 +75,17 @@ Status RedisLockFile::Open(const char* name, unsigned flags, const Config& confi
     table.Release(lock);  // a failed open leaves no lock behind
     return s;
   }
+  // Defence in depth: also take the inner driver's own (flock) lock, shared
+  // or exclusive as ours, without telling HDF5 (which would then mark v3
+  // superblocks). HDF5's tools fall back to sec2 when our open fails, and
+  // programs that do not use this driver open with sec2: with file locking
+  // on, their open now fails while a writer of ours holds the file on this
+  // host. Best effort: a file system without flock, or a tool already
+  // reading unlocked, must not stop us.
+  if (inner->cls->lock) {
+    QuietErrors best_effort;
+    inner->cls->lock(inner, ModeFor(flags) == LockMode::kWrite);
+  }
   out->reset(new RedisLockFile(file, config_text, std::move(lock), inner));
   return Status::OK();
 }
