@@ -31,6 +31,8 @@ bool PidAlive(pid_t pid) {
   return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
 }
 
+}  // namespace
+
 int FreeTcpPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -42,6 +44,8 @@ int FreeTcpPort() {
   close(fd);
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 void Render(const redisReply* r, std::string* out) {
   if (!r) return;

@@ -70,6 +70,9 @@ class RedisServer {
   pid_t pid_ = 0;
 };
 
+// A TCP port on 127.0.0.1 that nobody listens on right now.
+int FreeTcpPort();
+
 // Forks; the child runs `body` and _exit()s with its return value (an
 // exception or a crash is a non-zero exit).
 pid_t RunChild(const std::function<int()>& body);

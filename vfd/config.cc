@@ -58,7 +58,7 @@ Status CheckPrefix(const std::string& prefix) {
 Status ParseConfig(std::string_view text, Config* out) {
   Config config;
   std::set<std::string> seen;
-  std::string url, password_file;
+  std::string url, password_file, user;
   while (!text.empty()) {
     size_t semi = text.find(';');
     std::string_view item = Trim(text.substr(0, semi));
@@ -94,6 +94,8 @@ Status ParseConfig(std::string_view text, Config* out) {
       config.inner = std::string(value);
       if (config.inner.empty() || config.inner == "redislock")
         s = Status::InvalidArgument("inner='" + config.inner + "': the inner driver must be another driver, e.g. sec2");
+    } else if (key == "user") {
+      user = std::string(value);
     } else if (key == "password_file") {
       password_file = std::string(value);
     } else if (key == "tls_ca") {
@@ -107,7 +109,7 @@ Status ParseConfig(std::string_view text, Config* out) {
     } else {
       s = Status::InvalidArgument("unknown config key '" + key +
                                   "' (known: url, timeout, connect_timeout, lease, retain, prefix, key, inner, "
-                                  "password_file, tls_ca, tls_cert, tls_key, tls_server_name)");
+                                  "user, password_file, tls_ca, tls_cert, tls_key, tls_server_name)");
     }
     if (!s.ok()) return s;
   }
@@ -125,6 +127,11 @@ Status ParseConfig(std::string_view text, Config* out) {
   if (config.redis.tls.cert_file.empty() != config.redis.tls.key_file.empty())
     return Status::InvalidArgument("tls_cert and tls_key must be given together");
 
+  if (!user.empty()) {
+    if (!config.redis.user.empty() && config.redis.user != user)
+      return Status::InvalidArgument("user='" + user + "' differs from the user in the url");
+    config.redis.user = user;
+  }
   if (!password_file.empty()) {
     if (!config.redis.password.empty())
       return Status::InvalidArgument("the password is given both in the url and by password_file");

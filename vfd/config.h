@@ -8,7 +8,7 @@
 //   url=unix:///run/redis.sock; timeout=30; lease=10
 //
 // Keys (see Config for meanings and defaults): url, timeout, connect_timeout,
-// lease, retain, prefix, key, inner, password_file, tls_ca, tls_cert, tls_key,
+// lease, retain, prefix, key, inner, user, password_file, tls_ca, tls_cert, tls_key,
 // tls_server_name. An unknown key, a repeated key or a bad value is an error
 // naming that key; the password is never repeated in an error.
 //
