@@ -32,12 +32,18 @@ Status ParseSeconds(std::string_view key, std::string_view value, double lo, dou
   return Status::OK();
 }
 
+// A password file is small; reading at most this much keeps a wrong path
+// (a device, a huge file) from hanging or exhausting the open.
+constexpr std::streamsize kMaxPasswordFile = 4096;
+
 Status ReadPasswordFile(const std::string& path, std::string* password) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument("password_file='" + path + "': " + std::strerror(errno));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
+  std::string text(kMaxPasswordFile + 1, '\0');
+  in.read(&text[0], kMaxPasswordFile + 1);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (static_cast<std::streamsize>(text.size()) > kMaxPasswordFile)
+    return Status::InvalidArgument("password_file='" + path + "' is larger than a password");
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) return Status::InvalidArgument("password_file='" + path + "' is empty");
   *password = std::move(text);
