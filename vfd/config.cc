@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -24,10 +25,14 @@ Status ParseSeconds(std::string_view key, std::string_view value, double lo, dou
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || errno != 0 || !std::isfinite(v) || v < lo ||
-      v > 1e9)
+  bool valid = !text.empty() && end == text.c_str() + text.size() && errno == 0 && std::isfinite(v) &&
+               v >= lo && v <= 1e9;
+  if (!valid) {
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%g", lo);
     return Status::InvalidArgument(std::string(key) + "='" + text + "' is not a number of seconds" +
-                                   (lo < 0 ? " (-1 means forever)" : " (at least " + std::to_string(lo) + ")"));
+                                   (lo < 0 ? " (-1 means forever)" : std::string(" (at least ") + bound + ")"));
+  }
   *out = v;
   return Status::OK();
 }
