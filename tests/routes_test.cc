@@ -49,6 +49,9 @@ Outcome RunProgram(const std::vector<std::string>& argv, std::vector<std::string
   for (const char* name : {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
     if (const char* v = getenv(name)) env.push_back(std::string(name) + "=" + v);
   }
+  // In a sanitizer build the plugin needs the sanitizer's runtime, which
+  // HDF5's tools, not built by us, do not load first by themselves.
+  if (*H5REDISLOCK_SANITIZER_RUNTIME) env.push_back(std::string("LD_PRELOAD=") + H5REDISLOCK_SANITIZER_RUNTIME);
   const std::string out = dir.File("stdout.txt"), err = dir.File("stderr.txt");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
