@@ -1,7 +1,7 @@
 # cmake/layout.cmake: where `cmake --install` puts things, relative to the
 # prefix. Both the install rules (cmake/install.cmake) and the h5redislock
-# program (which finds the plugin relative to itself) read it.
-include_guard(GLOBAL)
+# program (which finds the plugin relative to itself) read it. It only sets
+# variables, in the including directory's scope, so each includes it.
 
 set(H5REDISLOCK_INSTALL_BINDIR bin)
 set(H5REDISLOCK_INSTALL_LIBDIR lib)
