@@ -105,6 +105,12 @@ Status ParseConfig(std::string_view text, Config* out) {
       config.inner = std::string(value);
       if (config.inner.empty() || config.inner == "redislock")
         s = Status::InvalidArgument("inner='" + config.inner + "': the inner driver must be another driver, e.g. sec2");
+    } else if (key == "journal") {
+      if (value != "undo" && value != "off") s = Status::InvalidArgument("journal= must be 'undo' or 'off'");
+      config.journal = value == "undo";
+    } else if (key == "durable") {
+      if (value != "0" && value != "1") s = Status::InvalidArgument("durable= must be 0 or 1");
+      config.durable = value == "1";
     } else if (key == "user") {
       user = std::string(value);
     } else if (key == "password_file") {
@@ -120,7 +126,7 @@ Status ParseConfig(std::string_view text, Config* out) {
     } else {
       s = Status::InvalidArgument("unknown config key '" + key +
                                   "' (known: url, timeout, connect_timeout, lease, retain, prefix, key, inner, "
-                                  "user, password_file, tls_ca, tls_cert, tls_key, tls_server_name)");
+                                  "journal, durable, user, password_file, tls_ca, tls_cert, tls_key, tls_server_name)");
     }
     if (!s.ok()) return s;
   }
@@ -159,7 +165,8 @@ Status ParseConfig(std::string_view text, Config* out) {
 std::string Config::Describe() const {
   std::ostringstream s;
   s << "url=" << redis.Describe() << ";timeout=" << timeout_s << ";lease=" << lease_s
-    << ";prefix=" << prefix << ";inner=" << inner;
+    << ";prefix=" << prefix << ";inner=" << inner << ";journal=" << (journal ? "undo" : "off")
+    << ";durable=" << durable;
   if (!key.empty()) s << ";key=" << key;
   return s.str();
 }

@@ -8,7 +8,7 @@
 //   url=unix:///run/redis.sock; timeout=30; lease=10
 //
 // Keys (see Config for meanings and defaults): url, timeout, connect_timeout,
-// lease, retain, prefix, key, inner, user, password_file, tls_ca, tls_cert, tls_key,
+// lease, retain, prefix, key, inner, journal, durable, user, password_file, tls_ca, tls_cert, tls_key,
 // tls_server_name. An unknown key, a repeated key or a bad value is an error
 // naming that key; the password is never repeated in an error.
 //
@@ -37,6 +37,8 @@ struct Config {
   std::string prefix = kDefaultPrefix;  // prefix=: of every Redis key we touch
   std::string key;                // key=: the lock's name; empty: the file's canonical path
   std::string inner = "sec2";     // inner=: the driver that does the I/O
+  bool journal = true;            // journal=undo|off: all-or-nothing write sessions
+  bool durable = false;           // durable=0|1: sessions also survive machine crashes
 
   bool wait_forever() const { return timeout_s < 0; }
 

@@ -57,12 +57,6 @@ herr_t Guarded(const char* name, hid_t minor, Body body) {
   return -1;
 }
 
-// The inner driver reported failure itself (on the error stack): add which
-// file and what we were doing.
-Status InnerFailed(const H5FD_t* f, const char* what) {
-  return Status::IoError(std::string(what) + " failed on '" + FileOf(f).name() + "' in the inner driver");
-}
-
 // ============================================================================
 // 2. Configuration from a fapl
 // ============================================================================
@@ -210,41 +204,19 @@ herr_t GetHandle(H5FD_t* f, hid_t fapl, void** handle) {
 }
 
 herr_t Read(H5FD_t* f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void* buf) {
-  return Guarded("H5FD_redislock_read", H5E_READERROR, [&] {
-    Status s = FileOf(f).CheckLock("read");
-    if (!s.ok()) return s;
-    H5FD_t* inner = InnerOf(f);
-    return inner->cls->read(inner, type, dxpl, addr, size, buf) < 0 ? InnerFailed(f, "read") : Status::OK();
-  });
+  return Guarded("H5FD_redislock_read", H5E_READERROR, [&] { return FileOf(f).Read(type, dxpl, addr, size, buf); });
 }
 
 herr_t Write(H5FD_t* f, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void* buf) {
-  return Guarded("H5FD_redislock_write", H5E_WRITEERROR, [&] {
-    Status s = FileOf(f).CheckLock("write");
-    if (!s.ok()) return s;
-    H5FD_t* inner = InnerOf(f);
-    return inner->cls->write(inner, type, dxpl, addr, size, buf) < 0 ? InnerFailed(f, "write") : Status::OK();
-  });
+  return Guarded("H5FD_redislock_write", H5E_WRITEERROR, [&] { return FileOf(f).Write(type, dxpl, addr, size, buf); });
 }
 
 herr_t Flush(H5FD_t* f, hid_t dxpl, hbool_t closing) {
-  return Guarded("H5FD_redislock_flush", H5E_WRITEERROR, [&] {
-    H5FD_t* inner = InnerOf(f);
-    if (!inner->cls->flush) return Status::OK();
-    Status s = FileOf(f).CheckLock("flush");
-    if (!s.ok()) return s;
-    return inner->cls->flush(inner, dxpl, closing) < 0 ? InnerFailed(f, "flush") : Status::OK();
-  });
+  return Guarded("H5FD_redislock_flush", H5E_WRITEERROR, [&] { return FileOf(f).Flush(dxpl, closing); });
 }
 
 herr_t Truncate(H5FD_t* f, hid_t dxpl, hbool_t closing) {
-  return Guarded("H5FD_redislock_truncate", H5E_WRITEERROR, [&] {
-    H5FD_t* inner = InnerOf(f);
-    if (!inner->cls->truncate) return Status::OK();
-    Status s = FileOf(f).CheckLock("truncate");
-    if (!s.ok()) return s;
-    return inner->cls->truncate(inner, dxpl, closing) < 0 ? InnerFailed(f, "truncate") : Status::OK();
-  });
+  return Guarded("H5FD_redislock_truncate", H5E_WRITEERROR, [&] { return FileOf(f).Truncate(dxpl, closing); });
 }
 
 herr_t Delete(const char* name, hid_t fapl) {

@@ -53,7 +53,8 @@ std::shared_ptr<ConnectionPool> LockTable::PoolFor(const RedisEndpoint& endpoint
 }
 
 Status LockTable::Acquire(const Config& config, const std::string& lock_name, LockMode mode,
-                          const std::string& file, std::shared_ptr<HeldLock>* out) {
+                          const std::string& file, std::shared_ptr<HeldLock>* out, bool* fresh) {
+  if (fresh) *fresh = false;
   const std::string table_key = config.redis.PoolKey() + '\0' + config.prefix + lock_name;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -93,6 +94,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
     it->second.refs = 1;
     it->second.held = std::make_shared<HeldLock>(table_key, mode, lease, fence);
     *out = it->second.held;
+    if (fresh) *fresh = true;
     Log(LogLevel::kInfo, std::string("acquired the ") + ModeName(mode) + " lock on '" + file + "' after " +
                              std::to_string(SecondsSince(started)) + " s (fence " + std::to_string(fence) + ")");
   } else {
@@ -104,7 +106,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   return s;
 }
 
-Status LockTable::Release(const std::shared_ptr<HeldLock>& held) {
+Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const std::function<Status()>& before_release) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(held->table_key());
@@ -112,6 +114,7 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held) {
     if (--it->second.refs > 0) return Status::OK();
     entries_.erase(it);
   }
+  Status finished = before_release ? before_release() : Status::OK();
   const LockLease& lease = held->lease();
   keeper_.Remove(&lease);
   Status valid = held->CheckValid("releasing the lock");
@@ -121,6 +124,7 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held) {
     valid = Status::LockLost("the lock on '" + lease.file() +
                              "' was no longer held when it was released (lease expired or lock broken)");
   Log(LogLevel::kInfo, std::string("released the ") + ModeName(held->mode()) + " lock on '" + lease.file() + "'");
+  if (!finished.ok()) return finished;
   return s.ok() ? valid : s;
 }
 

@@ -25,6 +25,7 @@
 #define H5REDISLOCK_LOCK_TABLE_H_
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,7 @@
 #include "lock_lease.h"
 #include "lock_protocol.h"
 #include "status.h"
+#include "undo_journal.h"
 
 namespace h5redislock {
 
@@ -52,11 +54,24 @@ class HeldLock {
   // For the I/O path: OK while the lock is certainly held (see LockLease).
   Status CheckValid(const char* operation) const { return lease_->CheckValid(operation); }
 
+  // The write session of an exclusive hold (undo_journal.h), shared by the
+  // process's opens of the file; null for read holds and journal=off.
+  std::shared_ptr<UndoJournal> journal() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return journal_;
+  }
+  void set_journal(std::shared_ptr<UndoJournal> journal) {
+    std::lock_guard<std::mutex> lock(mu_);
+    journal_ = std::move(journal);
+  }
+
  private:
   const std::string table_key_;
   const LockMode mode_;
   const std::shared_ptr<LockLease> lease_;
   const long long fence_;
+  mutable std::mutex mu_;
+  std::shared_ptr<UndoJournal> journal_;  // guarded by mu_
 };
 
 class LockTable {
@@ -65,13 +80,15 @@ class LockTable {
   static LockTable& ForThisProcess();
 
   // Takes `lock_name` in `mode` as `config` says, or shares this process's
-  // hold of it. `file` is for messages.
+  // hold of it. `file` is for messages. *fresh (if given) tells whether this
+  // call took the lock in Redis rather than sharing the process's hold.
   Status Acquire(const Config& config, const std::string& lock_name, LockMode mode, const std::string& file,
-                 std::shared_ptr<HeldLock>* out);
+                 std::shared_ptr<HeldLock>* out, bool* fresh = nullptr);
 
-  // Drops one reference; the last releases the lock in Redis. Fails if the
-  // lock had been lost before, or Redis could not be told.
-  Status Release(const std::shared_ptr<HeldLock>& held);
+  // Drops one reference; the last runs `before_release` (if given), then
+  // releases the lock in Redis. Fails if the lock had been lost before,
+  // `before_release` failed, or Redis could not be told.
+  Status Release(const std::shared_ptr<HeldLock>& held, const std::function<Status()>& before_release = nullptr);
 
   // The connection pool for a server, shared by all locks on it.
   std::shared_ptr<ConnectionPool> PoolFor(const RedisEndpoint& endpoint, double timeout_s);

@@ -4,8 +4,9 @@
 // (shared with other opens of the same file, see lock_table.h) and the inner
 // driver's file, which does the I/O. The order is the point of the driver:
 //
-//   Open:  parse config -> take the lock -> open (or create, truncate) inner
-//   Close: close inner (HDF5 flushed it before) -> release the lock
+//   Open:  parse config -> take the lock -> roll back an unfinished session
+//          -> start our session (undo_journal.h) -> open (create, truncate) inner
+//   Close: close inner (HDF5 flushed it before) -> commit -> release the lock
 //
 // so nobody opens, truncates or reads the file without the lock, and the lock
 // outlives every byte written under it. I/O calls the inner driver's callbacks
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "lock_table.h"
 #include "status.h"
+#include "undo_journal.h"
 
 namespace h5redislock {
 
@@ -47,6 +49,13 @@ class RedisLockFile {
   // OK while I/O is allowed: the lock is still certainly ours.
   Status CheckLock(const char* operation) const { return lock_->CheckValid(operation); }
 
+  // The I/O callbacks: the lease check, the write session's journal, then
+  // the inner driver.
+  Status Read(H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void* buf) const;
+  Status Write(H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void* buf);
+  Status Flush(hid_t dxpl, bool closing);
+  Status Truncate(hid_t dxpl, bool closing);
+
   H5FD_t* inner() const { return inner_; }
   const std::string& name() const { return name_; }
   const std::string& config_text() const { return config_text_; }
@@ -55,11 +64,21 @@ class RedisLockFile {
 
  private:
   RedisLockFile(std::string name, std::string config_text, std::shared_ptr<HeldLock> lock, H5FD_t* inner)
-      : name_(std::move(name)), config_text_(std::move(config_text)), lock_(std::move(lock)), inner_(inner) {}
+      : name_(std::move(name)),
+        config_text_(std::move(config_text)),
+        lock_(std::move(lock)),
+        journal_(lock_->journal()),
+        inner_(inner) {}
+
+  static Status TakeLock(const Config& config, const std::string& lock_name, const std::string& path,
+                         LockMode mode, const std::string& file, std::shared_ptr<HeldLock>* out);
+  UndoJournal::Transfer InnerWrite(H5FD_mem_t type, hid_t dxpl) const;
+  Status InnerFailed(const char* what) const;
 
   const std::string name_;
   const std::string config_text_;
   std::shared_ptr<HeldLock> lock_;
+  const std::shared_ptr<UndoJournal> journal_;  // the write session; null when reading or journal=off
   H5FD_t* inner_;  // owned; nullptr once closed
 };
 
