@@ -131,6 +131,13 @@ Status ParseConfig(std::string_view text, Config* out) {
     if (!s.ok()) return s;
   }
 
+  // The undo journal reads and writes the named file with POSIX calls, so it
+  // needs an inner driver that keeps the file there, byte for byte: sec2.
+  if (config.inner != "sec2") {
+    if (seen.count("journal") && config.journal)
+      return Status::InvalidArgument("journal=undo needs inner=sec2 (the journal undoes writes to the file itself)");
+    config.journal = false;
+  }
   if (url.empty()) {
     const char* env = std::getenv("H5REDISLOCK_URL");
     url = env && *env ? env : Config::kDefaultUrl;

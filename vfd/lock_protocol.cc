@@ -84,6 +84,15 @@
 //
 // Each state change is one script: there is no check-then-act across round
 // trips. An uncontended open+close is two round trips (ACQUIRE, LEAVE).
+//
+// *Write sessions.* The lock keeps writers apart; what a writer that dies in
+// mid-session leaves behind is undone by its undo journal (undo_journal.h):
+// made before the session's first write, committed by its removal at the
+// last close while the lock is still held, and rolled back by whoever takes
+// the lock next, always under the exclusive lock and before any read (a
+// reader that finds a journal trades its shared lock for the exclusive one
+// to roll back; see RedisLockFile::TakeLock). A session holder that lost its
+// lease never commits: its journal stays for the next holder.
 
 #include "lock_protocol.h"
 
