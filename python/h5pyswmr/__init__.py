@@ -1,0 +1,247 @@
+"""h5pySWMR's API on the redislock driver: parallel reading, serialized
+writing of HDF5 files from many processes.
+
+A drop-in for the seed project (github.com/meteotest/h5pySWMR): its README's
+example runs unchanged, and `import h5pyswmr as h5py` keeps working for the
+subset it offers:
+
+    from h5pyswmr import File
+    f = File('test.h5', 'w')
+    f.create_dataset(name='/mygroup/mydataset', data=np.random.random((500, 700)))
+    data = f['/mygroup/mydataset'][:]
+
+As in the seed, File, Group, Dataset and their .attrs hold a path, not an
+open file: every access opens the file through the redislock driver with the
+mode it needs (reads "r", hence the shared lock; writes "r+", hence the
+exclusive lock) and closes it before returning. So any number of processes
+can hold File objects at once, forked children included, and a process that
+dies holding the lock no longer deadlocks the others (the driver's leases
+and dead-holder detection replace the seed's Redis counters).
+
+Redis: configure(url=..., timeout=..., any other key of the driver's
+configuration) at run time; otherwise the environment ($H5REDISLOCK_URL),
+otherwise redis://127.0.0.1:6379/0.
+"""
+
+import os
+import posixpath
+
+import h5redislock
+from h5redislock import h5py
+
+__all__ = ["File", "Group", "Dataset", "Node", "AttributeManager", "configure", "test"]
+__version__ = "0.4.0"
+
+_config = {}
+
+
+def configure(**config):
+    """Sets the driver configuration for every later access: url=, timeout=,
+    lease=, prefix=, ... (None removes a key, so its default applies).
+    Returns the configuration now in force."""
+    h5redislock.config_string(**config)  # rejects unknown keys now, not at the next access
+    for key, value in config.items():
+        if value is None:
+            _config.pop(key, None)
+        else:
+            _config[key] = value
+    return dict(_config)
+
+
+def _open(path, mode, **kwargs):
+    return h5redislock.File(path, mode, **_config, **kwargs)
+
+
+class Node(object):
+    """Wrapper of h5py's objects: a file name and a path in the file."""
+
+    def __init__(self, file, path):
+        self.file = file
+        self._path = path
+        self.attrs = AttributeManager(self.file, self._path)
+
+    @property
+    def path(self):
+        return self._path
+
+    @property
+    def name(self):
+        return self._path
+
+    def _resolve(self, key):
+        return key if key.startswith("/") else posixpath.join(self._path, key)
+
+    def __getitem__(self, key):
+        """The Group or Dataset at `key` (relative to this node, or absolute).
+        Raises KeyError if there is none."""
+        with _open(self.file, "r") as f:
+            return self._wrap(f[self._resolve(key)])
+
+    def _wrap(self, node):
+        if isinstance(node, h5py.Group):
+            return Group(self.file, node.name)
+        if isinstance(node, h5py.Dataset):
+            return Dataset(self.file, node.name)
+        raise TypeError("h5pyswmr does not wrap %r" % type(node).__name__)
+
+
+class Group(Node):
+    """Wrapper of h5py.Group."""
+
+    def __repr__(self):
+        return "<HDF5 Group (path={0})>".format(self.path)
+
+    def create_group(self, name):
+        with _open(self.file, "r+") as f:
+            return Group(self.file, f[self.path].create_group(name).name)
+
+    def require_group(self, name):
+        with _open(self.file, "r+") as f:
+            return Group(self.file, f[self.path].require_group(name).name)
+
+    def create_dataset(self, name=None, shape=None, dtype=None, data=None, overwrite=False, **kwargs):
+        """h5py's create_dataset; with overwrite=True an existing object of
+        that name is deleted first."""
+        if name is None:
+            raise TypeError("h5pyswmr needs a dataset name")
+        with _open(self.file, "r+") as f:
+            group = f[self.path]
+            if overwrite and name in group:
+                del group[name]
+            dst = group.create_dataset(name, shape=shape, dtype=dtype, data=data, **kwargs)
+            return Dataset(self.file, dst.name)
+
+    def require_dataset(self, name=None, shape=None, dtype=None, exact=False, **kwargs):
+        with _open(self.file, "r+") as f:
+            dst = f[self.path].require_dataset(name, shape, dtype, exact=exact, **kwargs)
+            return Dataset(self.file, dst.name)
+
+    def keys(self):
+        """The member names, as a list (the file is closed when it returns)."""
+        with _open(self.file, "r") as f:
+            return list(f[self.path].keys())
+
+    def items(self):
+        """A list of (name, Group or Dataset) pairs; None for broken links."""
+        with _open(self.file, "r") as f:
+            group = f[self.path]
+            result = []
+            for name in group:
+                node = group.get(name)
+                result.append((name, None if node is None else self._wrap(node)))
+            return result
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        with _open(self.file, "r") as f:
+            return len(f[self.path])
+
+    def __contains__(self, key):
+        with _open(self.file, "r") as f:
+            return key in f[self.path]
+
+    def __delitem__(self, key):
+        with _open(self.file, "r+") as f:
+            del f[self.path][key]
+
+
+class File(Group):
+    """Wrapper of h5py.File: takes h5py.File's arguments, opens the file once
+    with them (creating or truncating it as `mode` says) and closes it."""
+
+    def __init__(self, name, mode="r", **kwargs):
+        with _open(name, mode, **kwargs) as f:
+            # Absolute: later accesses must not depend on the working directory.
+            Group.__init__(self, os.path.abspath(f.filename), "/")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, tb):
+        pass
+
+    def close(self):
+        """Nothing to do: the file is closed after every access."""
+
+    def __repr__(self):
+        return "<HDF5 File ({0})>".format(self.file)
+
+
+class Dataset(Node):
+    """Wrapper of h5py.Dataset."""
+
+    def __repr__(self):
+        return "<HDF5 Dataset (path={0})>".format(self.path)
+
+    def __getitem__(self, key):
+        with _open(self.file, "r") as f:
+            return f[self.path][key]
+
+    def __setitem__(self, key, value):
+        with _open(self.file, "r+") as f:
+            f[self.path][key] = value
+
+    def resize(self, size, axis=None):
+        with _open(self.file, "r+") as f:
+            f[self.path].resize(size, axis)
+
+    def __len__(self):
+        with _open(self.file, "r") as f:
+            return len(f[self.path])
+
+    @property
+    def shape(self):
+        with _open(self.file, "r") as f:
+            return f[self.path].shape
+
+    @property
+    def dtype(self):
+        with _open(self.file, "r") as f:
+            return f[self.path].dtype
+
+
+class AttributeManager(object):
+    """The .attrs of a node, with h5py's interface."""
+
+    def __init__(self, h5file, path):
+        self.file = h5file
+        self.path = path
+
+    def __iter__(self):
+        # A generator over a list read with the file open: the file is closed
+        # while the caller iterates.
+        return iter(self.keys())
+
+    def keys(self):
+        with _open(self.file, "r") as f:
+            return list(f[self.path].attrs.keys())
+
+    def __contains__(self, key):
+        with _open(self.file, "r") as f:
+            return key in f[self.path].attrs
+
+    def __getitem__(self, key):
+        with _open(self.file, "r") as f:
+            return f[self.path].attrs[key]
+
+    def get(self, key, default=None):
+        with _open(self.file, "r") as f:
+            return f[self.path].attrs.get(key, default)
+
+    def __setitem__(self, key, value):
+        with _open(self.file, "r+") as f:
+            f[self.path].attrs[key] = value
+
+    def __delitem__(self, key):
+        with _open(self.file, "r+") as f:
+            del f[self.path].attrs[key]
+
+
+def test(*pytest_args):
+    """Runs this package's tests (they start their own redis-server); 0 when
+    they pass. As the seed's h5pyswmr.test(), with pytest."""
+    import pytest
+    return pytest.main([os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"), "-q",
+                        "-p", "no:cacheprovider", *pytest_args])
