@@ -1,0 +1,135 @@
+"""Test support: a private redis-server per test session, and what the tests
+ask of it. Nothing here is a mock.
+
+RedisServer starts `redis-server` on a unix socket in its own temporary
+directory (no TCP port, no persistence, daemonized with a pid file) and
+stops it by that pid. The pytest fixtures below hand one server to a test
+session and point the driver at it through $H5REDISLOCK_URL, which child
+processes inherit.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+
+class RedisServer:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="h5rl-redis-")
+        self.socket = os.path.join(self.dir, "redis.sock")
+        self.pidfile = os.path.join(self.dir, "redis.pid")
+        self.pid = None
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        subprocess.run([server, "--port", "0", "--unixsocket", self.socket, "--save", "",
+                        "--appendonly", "no", "--daemonize", "yes", "--pidfile", self.pidfile,
+                        "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")],
+                       check=True, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if os.path.exists(self.pidfile) and self.command("PING") == "PONG":
+                    with open(self.pidfile) as f:
+                        self.pid = int(f.read().strip())
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not start in %s" % self.dir)
+
+    @property
+    def url(self):
+        return "unix://" + self.socket
+
+    def command(self, *args):
+        """One command on a fresh connection; the reply (bulk strings as str,
+        arrays as lists, integers as int, nil as None)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(self.socket)
+            out = b"*%d\r\n" % len(args)
+            for arg in args:
+                data = str(arg).encode()
+                out += b"$%d\r\n%s\r\n" % (len(data), data)
+            s.sendall(out)
+            return _read_reply(s.makefile("rb"))
+
+    def lock_entries(self, path, part, prefix="h5redislock:"):
+        """ZCARD of one of the sorted sets of the lock on the file `path`:
+        "held", "queue" or "lease" (key names: vfd/lock_keys.h)."""
+        name = os.path.realpath(path).replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
+        return self.command("ZCARD", "%s{%s}:%s" % (prefix, name, part))
+
+    def stop(self):
+        if self.pid is None and os.path.exists(self.pidfile):
+            with open(self.pidfile) as f:
+                self.pid = int(f.read().strip() or 0) or None
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    os.kill(self.pid, 0)
+                    time.sleep(0.02)
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.pid = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _read_reply(f):
+    line = f.readline()
+    if not line:
+        raise OSError("redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError("redis: " + rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode("utf-8", "replace")
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_read_reply(f) for _ in range(n)]
+    raise RuntimeError("unexpected redis reply %r" % line)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server for the session; $H5REDISLOCK_URL points at it."""
+    server = RedisServer()
+    saved = os.environ.get("H5REDISLOCK_URL")
+    os.environ["H5REDISLOCK_URL"] = server.url
+    try:
+        yield server
+    finally:
+        if saved is None:
+            os.environ.pop("H5REDISLOCK_URL", None)
+        else:
+            os.environ["H5REDISLOCK_URL"] = saved
+        server.stop()
+
+
+def wait_all(processes, timeout):
+    """Joins multiprocessing processes; fails the test if one is left running."""
+    deadline = time.monotonic() + timeout
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+    stuck = [p for p in processes if p.is_alive()]
+    for p in stuck:
+        p.kill()
+        p.join()
+    assert not stuck, "%d processes still ran after %s s" % (len(stuck), timeout)
