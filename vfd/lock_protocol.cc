@@ -104,6 +104,7 @@
 #include <sstream>
 #include <thread>
 
+#include "no_destructor.h"
 #include "process_identity.h"
 
 namespace h5redislock {
@@ -351,18 +352,23 @@ std::string Sha1Hex(const std::string& text) {
   return hex;
 }
 
+// Never destroyed: HDF5 closes files, and so releases locks, from an atexit
+// handler that may run after static destructors.
 const CompiledScript& Compiled(Script script) {
-  auto make = [](const char* body) { std::string s = std::string(kPrelude) + body; return CompiledScript{s, Sha1Hex(s)}; };
-  static const CompiledScript acquire = make(kAcquire), leave = make(kLeave), renew = make(kRenew),
-                              breaker = make(kBreak), snapshot = make(kSnapshot);
+  auto make = [](const char* body) {
+    std::string s = std::string(kPrelude) + body;
+    return CompiledScript{s, Sha1Hex(s)};
+  };
+  static NoDestructor<CompiledScript> acquire(make(kAcquire)), leave(make(kLeave)), renew(make(kRenew)),
+      breaker(make(kBreak)), snapshot(make(kSnapshot));
   switch (script) {
-    case Script::kAcquire: return acquire;
-    case Script::kLeave: return leave;
-    case Script::kRenew: return renew;
-    case Script::kBreak: return breaker;
-    case Script::kSnapshot: return snapshot;
+    case Script::kAcquire: return *acquire;
+    case Script::kLeave: return *leave;
+    case Script::kRenew: return *renew;
+    case Script::kBreak: return *breaker;
+    case Script::kSnapshot: return *snapshot;
   }
-  return snapshot;
+  return *snapshot;
 }
 
 Argv ScriptCommand(const char* verb, const std::string& body, const LockKeys& keys, const Argv& args) {
