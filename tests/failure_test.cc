@@ -258,6 +258,69 @@ TEST_F(FailureTest, ForkedChildOwnsNothingOfItsParent) {
   EXPECT_EQ(redis_.Keys("h5redislock:*").size(), 0u);
 }
 
+// The seed's lock test made harder: 100 processes on one file, every 6th a
+// writer, every 13th SIGTERMs itself and every 7th SIGKILLs itself while
+// holding the lock. Everyone else finishes, killed writers' sessions are
+// rolled back, and no lock state outlives the lease.
+TEST_F(FailureTest, HundredProcessesSomeKillingThemselvesWhileHolding) {
+  const std::string path = MakeFile("hardened.h5");
+  const int kProcesses = 100;
+  struct Record {
+    double acquired = 0, killed = 0;
+  };
+  SharedArray<Record> records(kProcesses);
+  std::vector<pid_t> children;
+  int expected_writes = 0;
+  for (int i = 0; i < kProcesses; ++i) {
+    const bool writer = i % 6 == 0;
+    const int suicide = i % 13 == 0 ? SIGTERM : (i % 7 == 0 ? SIGKILL : 0);
+    if (writer && !suicide) ++expected_writes;
+    children.push_back(RunChild([&, i, writer, suicide] {
+      hid_t fapl = LockedFapl(Config(2, 60));
+      H5File f(path, writer ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+      if (!f.ok()) return 1;
+      records[i].acquired = MonotonicSeconds();
+      int data[4] = {0, 0, 0, 0};
+      if (!ReadAll(f.id(), "x", H5T_NATIVE_INT, data)) return 2;
+      if (writer) {
+        for (int& v : data) ++v;
+        if (!WriteAll(f.id(), "x", H5T_NATIVE_INT, data) || H5Fflush(f.id(), H5F_SCOPE_LOCAL) < 0) return 3;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (suicide) {
+        records[i].killed = MonotonicSeconds();
+        kill(getpid(), suicide);
+      }
+      return f.Close() >= 0 ? 0 : 4;
+    }));
+  }
+  for (int i = 0; i < kProcesses; ++i) {
+    int status = WaitChild(children[i]);
+    int suicide = i % 13 == 0 ? SIGTERM : (i % 7 == 0 ? SIGKILL : 0);
+    EXPECT_EQ(status, suicide ? 128 + suicide : 0) << "process " << i;
+  }
+  // Recovery: from each kill to the next grant to anyone.
+  double worst = 0, total = 0;
+  int kills = 0;
+  for (int i = 0; i < kProcesses; ++i) {
+    if (records[i].killed == 0) continue;
+    double next = 0;
+    for (int j = 0; j < kProcesses; ++j)
+      if (records[j].acquired > records[i].killed && (next == 0 || records[j].acquired < next)) next = records[j].acquired;
+    if (next == 0) continue;  // nobody came after it
+    double recovery = next - records[i].killed;
+    worst = std::max(worst, recovery);
+    total += recovery;
+    ++kills;
+  }
+  std::printf("%d kills followed by a grant: recovery mean %.3f s, worst %.3f s\n", kills,
+              kills ? total / kills : 0.0, worst);
+  EXPECT_LT(worst, 1.0);
+  EXPECT_EQ(ReadValue(path), expected_writes) << "killed writers' sessions must be rolled back, others kept";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // one lease
+  EXPECT_EQ(redis_.Keys("h5redislock:*").size(), 0u) << "lock state outlived the lease";
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace h5redislock
