@@ -123,6 +123,30 @@ def redis_server():
         server.stop()
 
 
+def child_env(**changes):
+    """os.environ for a child process, without the variables that would pick
+    the driver or the plugin behind a test's back, with `changes` applied
+    (None removes a variable)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HDF5_DRIVER", "HDF5_DRIVER_CONFIG", "H5REDISLOCK_PLUGIN")}
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def examples_dir():
+    """examples/python of the source tree ($H5RL_EXAMPLES_DIR, else beside
+    this package in the repository); skips the test when there is none."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for directory in (os.environ.get("H5RL_EXAMPLES_DIR"), os.path.join(here, "..", "..", "examples", "python")):
+        if directory and os.path.isfile(os.path.join(directory, "unmodified_h5py.py")):
+            return os.path.abspath(directory)
+    pytest.skip("examples/python is not beside this installation")
+
+
 def wait_all(processes, timeout):
     """Joins multiprocessing processes; fails the test if one is left running."""
     deadline = time.monotonic() + timeout

@@ -224,8 +224,8 @@ int CollectHDF5(struct dl_phdr_info* info, size_t, void* data) {
   auto found = static_cast<std::set<std::string>*>(data);
   if (!info->dlpi_name || !*info->dlpi_name) return 0;
   void* handle = HandleOf(info->dlpi_name);
-  std::string path = HDF5Of(handle);
-  if (!path.empty() && path == ObjectOf(dlsym(handle, "H5FDregister"))) found->insert(path);
+  std::string path = HDF5Of(handle);  // the object itself, or a libhdf5 it needs
+  if (!path.empty()) found->insert(path);
   if (handle) dlclose(handle);
   return 0;
 }

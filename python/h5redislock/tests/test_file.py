@@ -12,6 +12,7 @@ import pytest
 
 import h5redislock
 from h5redislock import h5py
+from h5redislock.testing import child_env, examples_dir
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(h5redislock.__file__)))
 
@@ -124,22 +125,11 @@ def _python(code, env, cwd):
                           timeout=120)
 
 
-def _env(**changes):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HDF5_DRIVER", "HDF5_DRIVER_CONFIG", "H5REDISLOCK_PLUGIN")}
-    for key, value in changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
 def test_plugin_not_found_says_so(tmp_path, redis_server):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = _python("import h5redislock; h5redislock.File(%r, 'w')" % str(tmp_path / "f.h5"),
-                     _env(HDF5_PLUGIN_PATH=str(empty), PYTHONPATH=PACKAGE_DIR), tmp_path)
+                     child_env(HDF5_PLUGIN_PATH=str(empty), PYTHONPATH=PACKAGE_DIR), tmp_path)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert "PluginError" in last and "was not found" in last and str(empty) in last, result.stderr
@@ -151,7 +141,7 @@ def test_hdf5_driver_without_plugin_is_explained(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = _python("import h5redislock",
-                     _env(HDF5_PLUGIN_PATH=str(empty), HDF5_DRIVER="redislock", PYTHONPATH=PACKAGE_DIR), tmp_path)
+                     child_env(HDF5_PLUGIN_PATH=str(empty), HDF5_DRIVER="redislock", PYTHONPATH=PACKAGE_DIR), tmp_path)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert "PluginError" in last and "HDF5 could not set up HDF5_DRIVER=redislock" in last, result.stderr
@@ -171,17 +161,14 @@ def test_plugin_next_to_the_package(tmp_path, redis_server):
     code = ("import h5redislock\n"
             "with h5redislock.File(%r, 'w') as f: f['x'] = 1\n"
             "print(h5redislock.plugin().path)\n" % str(tmp_path / "g.h5"))
-    result = _python(code, _env(HDF5_PLUGIN_PATH=None, PYTHONPATH=str(site)), tmp_path)
+    result = _python(code, child_env(HDF5_PLUGIN_PATH=None, PYTHONPATH=str(site)), tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(site / "h5redislock" / "plugins" / os.path.basename(plugin.path))
 
 
 def test_examples_run(tmp_path, redis_server):
-    here = os.path.dirname(os.path.abspath(__file__))
-    examples = os.environ.get("H5RL_EXAMPLES_DIR") or os.path.join(here, "..", "..", "..", "examples", "python")
-    if not os.path.isdir(examples):
-        pytest.skip("examples/python is not beside this installation")
-    env = _env(PYTHONPATH=PACKAGE_DIR)
+    examples = examples_dir()
+    env = child_env(PYTHONPATH=PACKAGE_DIR)
     result = subprocess.run([sys.executable, os.path.join(examples, "h5redislock_file.py"),
                              str(tmp_path / "t.h5"), redis_server.url], env=env, capture_output=True,
                             text=True, timeout=120)

@@ -8,23 +8,15 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import h5redislock
+from h5redislock.testing import child_env, examples_dir
 
 PROCESSES = 6
 INCREMENTS = 15
 
 
 def _script():
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [os.environ.get("H5RL_EXAMPLES_DIR", ""),
-                  os.path.join(here, "..", "..", "..", "examples", "python")]
-    for directory in candidates:
-        path = os.path.join(directory, "unmodified_h5py.py")
-        if directory and os.path.isfile(path):
-            return os.path.abspath(path)
-    pytest.skip("examples/python/unmodified_h5py.py is not beside this installation")
+    return os.path.join(examples_dir(), "unmodified_h5py.py")
 
 
 def _run_all(filename, env):
@@ -46,15 +38,9 @@ def _run_all(filename, env):
     return codes, errors
 
 
-def _environment(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HDF5_DRIVER")}
-    env.update(extra)
-    return env
-
-
 def test_unmodified_script_is_synchronized(tmp_path, redis_server):
     filename = str(tmp_path / "counter.h5")
-    env = _environment(HDF5_DRIVER="redislock",
+    env = child_env(HDF5_DRIVER="redislock",
                        HDF5_DRIVER_CONFIG="url=%s;timeout=120" % redis_server.url)
     codes, errors = _run_all(filename, env)
     assert codes == [0] * PROCESSES, errors
@@ -69,7 +55,7 @@ def test_control_without_the_driver_updates_are_lost(tmp_path, redis_server):
     """The same run with plain h5py (and HDF5's own file locking off, as on
     many network file systems): increments are lost or processes fail."""
     filename = str(tmp_path / "counter.h5")
-    codes, errors = _run_all(filename, _environment(HDF5_USE_FILE_LOCKING="FALSE"))
+    codes, errors = _run_all(filename, child_env(HDF5_USE_FILE_LOCKING="FALSE"))
     # Failures must be HDF5's (a damaged file), not a script that did not run.
     assert all("h5py" in text or "HDF5" in text for text in errors), errors
     try:

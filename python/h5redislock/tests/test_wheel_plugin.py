@@ -7,7 +7,6 @@ The build directories come from CTest's environment: H5RL_PLUGIN_DIR (the
 linked plugin), H5RL_DL_PLUGIN_DIR (this one), H5RL_FAKE_HDF5 (a stand-in
 libhdf5 reporting version 1.12.3)."""
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 import h5redislock
 from h5redislock import _driver, _elf
+from h5redislock.testing import child_env
 
 
 def _dir(variable):
@@ -26,8 +26,7 @@ def _dir(variable):
 
 
 def _run(code, **env_changes):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("HDF5_DRIVER", "HDF5_DRIVER_CONFIG", "H5REDISLOCK_PLUGIN", "HDF5_PLUGIN_PATH")}
+    env = child_env(HDF5_PLUGIN_PATH=None)
     env.update(env_changes)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
