@@ -20,6 +20,11 @@ std::string Note(const LockEntry& e) {
   return "";
 }
 
+// "1 acquisition", "3 acquisitions".
+std::string Count(size_t n, const std::string& noun, const std::string& plural) {
+  return std::to_string(n) + " " + (n == 1 ? noun : plural);
+}
+
 std::string Summary(const LockSnapshot& lock) {
   std::string text = lock.lock_name + ": ";
   if (lock.holders.empty()) {
@@ -27,11 +32,11 @@ std::string Summary(const LockSnapshot& lock) {
   } else {
     const bool writing = lock.holders[0].mode == LockMode::kWrite;
     text += std::string("held for ") + (writing ? "writing" : "reading") + " by " +
-            std::to_string(lock.holders.size());
+            Count(lock.holders.size(), "process", "processes");
   }
   if (!lock.waiters.empty()) text += ", " + std::to_string(lock.waiters.size()) + " waiting";
-  return text + "; " + std::to_string(lock.acquisitions) + " acquisitions, waits " +
-         FormatMs(lock.wait_total_ms) + " in all, " + FormatMs(lock.wait_max_ms) + " at most";
+  return text + "; " + Count(static_cast<size_t>(lock.acquisitions), "acquisition", "acquisitions") +
+         ", waits " + FormatMs(lock.wait_total_ms) + " in all, " + FormatMs(lock.wait_max_ms) + " at most";
 }
 
 std::string EntryJson(const LockEntry& e, long long now_ms) {
