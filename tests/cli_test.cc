@@ -9,9 +9,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -324,6 +326,32 @@ TEST_F(CliTest, RunPassesThePasswordThroughTheEnvironmentOnly) {
     EXPECT_EQ(shown.status, 0) << args[0] << ": " << shown.out << shown.err;
     EXPECT_FALSE(Contains(shown.out + shown.err, "s3cret")) << shown.out << shown.err;
   }
+}
+
+// A password on the command line is visible to every user in `ps` while the
+// command runs: h5redislock overwrites it in its own argv at once. Shown with
+// a server that accepts the connection and never answers, so that the
+// command waits (for AUTH) long enough to be looked at.
+TEST_F(CliTest, PasswordsLeaveTheProcessListing) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string url = "redis://:hunter2@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/0";
+  Process doctor(CliArgv({"doctor", "--url", url, "--config", "connect_timeout=2;url=" + url}), env_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::ifstream in("/proc/" + std::to_string(doctor.pid()) + "/cmdline");
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(Contains(cmdline, "redis://:*******@127.0.0.1")) << cmdline;
+  EXPECT_FALSE(Contains(cmdline, "hunter2")) << cmdline;
+  Output out = doctor.Wait();
+  close(listener);
+  EXPECT_EQ(out.status, 1);
+  EXPECT_FALSE(Contains(out.out + out.err, "hunter2")) << out.out << out.err;
 }
 
 TEST_F(CliTest, RunReportsAProgramItCannotStart) {
