@@ -1,0 +1,85 @@
+// processes.h: plumbing for the cases run with real processes (hand-offs,
+// readers, many processes): forked children, memory they share with the
+// benchmark, a signal that starts them all at once, and the clock they all
+// read alike.
+//
+// Children are forked from the benchmark after HDF5 and the plugin are
+// loaded; the driver gives a forked child a lock table of its own, so a child
+// opens files as any process would. A child creates its own Scheme (and so
+// its own Redis connections) and exits with _exit, never running the
+// parent's exit handlers.
+#ifndef H5REDISLOCK_BENCH_PROCESSES_H_
+#define H5REDISLOCK_BENCH_PROCESSES_H_
+
+#include <sys/mman.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <new>
+#include <vector>
+
+namespace h5redislock {
+namespace bench {
+
+// CLOCK_MONOTONIC in seconds: one clock for every process of the machine, so
+// a time taken in one process can be subtracted from a time taken in another.
+double Now();
+
+// Forks a child that runs `body` and exits 0 if it returned true, 1 if it
+// returned false or threw.
+pid_t Spawn(const std::function<bool()>& body);
+
+// Waits for every child; true if all exited 0.
+bool WaitAll(const std::vector<pid_t>& pids);
+
+// `n` default-constructed objects of T in memory shared with children forked
+// later (MAP_SHARED). T must work across processes without its destructor
+// (plain values, lock-free atomics).
+template <typename T>
+class SharedArray {
+ public:
+  explicit SharedArray(size_t n) : n_(n) {
+    void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<T*>(p);
+    for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
+  }
+  ~SharedArray() { munmap(data_, sizeof(T) * n_); }
+  SharedArray(const SharedArray&) = delete;
+  SharedArray& operator=(const SharedArray&) = delete;
+  T& operator[](size_t i) { return data_[i]; }
+  size_t size() const { return n_; }
+
+ private:
+  size_t n_;
+  T* data_;
+};
+
+// Starts children together: each one, set up, calls Await(), which blocks
+// until the parent, having seen them all ready, calls Release(), which lets
+// them all go at once (it closes a pipe they all read: nobody spins).
+class StartSignal {
+ public:
+  StartSignal();
+  ~StartSignal();
+  StartSignal(const StartSignal&) = delete;
+  StartSignal& operator=(const StartSignal&) = delete;
+
+  // In a child: reports ready and blocks until Release().
+  void Await();
+  // In the parent: waits until `children` have called Await(); false if they
+  // did not within a minute.
+  bool AllReady(int children);
+  // In the parent: lets them go; returns the time (Now()) of the release.
+  double Release();
+
+ private:
+  int fds_[2];
+  SharedArray<std::atomic<int>> ready_{1};
+};
+
+}  // namespace bench
+}  // namespace h5redislock
+
+#endif  // H5REDISLOCK_BENCH_PROCESSES_H_
