@@ -1,0 +1,107 @@
+// handoff_bench.cc: case 3, hand-off latency between processes: from the
+// release by one process to the acquire by one that was waiting, p50 and p99
+// in each direction: writer to writer, writer to reader, reader to writer
+// (ping_pong.h says how).
+//
+//   handoff/lock/<lock>/...       the bare lock (lock_clients.h): from the
+//                                 start of the release call to the end of
+//                                 the acquire call; 1000 hand-offs per
+//                                 direction. The target applies to the
+//                                 driver's, counted in round trips (PING,
+//                                 same run): p50 <= 3, p99 <= 10. The polling
+//                                 lock is case 6's baseline; the floor lock
+//                                 (one LPUSH waking one BLPOP) the least any
+//                                 blocking lock can take.
+//   handoff/file/redislock/...    the driver through HDF5, from the start of
+//                                 the holder's H5Fclose to the end of the
+//                                 waiter's H5Fopen: what a program sees,
+//                                 HDF5's own close and open included.
+//
+// The driver's waiter blocks in BLPOP and the releasing script pushes its
+// grant, so a hand-off is the holder's LEAVE request and the reply to the
+// waiter's BLPOP. The polling lock's waiter notices on its next poll, every
+// millisecond.
+#include <benchmark/benchmark.h>
+
+#include "data_file.h"
+#include "environment.h"
+#include "percentiles.h"
+#include "ping_pong.h"
+
+namespace h5redislock {
+namespace bench {
+namespace {
+
+constexpr int kLockHandoffsPerDirection = 1000;
+constexpr int kFileHandoffsPerDirection = 300;
+// Time for the asker to reach its wait (one request, then BLPOP or polling),
+// with room for a busy machine's scheduling delays.
+constexpr double kHoldAfterAsked = 0.003;
+
+const char* Role(bool writer) { return writer ? "writer" : "reader"; }
+
+const std::string& HandoffFile() {
+  static const std::string path = [] {
+    std::string p = ScratchPath("handoff.h5");
+    if (!MakeDataFile(p, 1024)) Fatal("cannot create " + p);
+    return p;
+  }();
+  return path;
+}
+
+// Runs `rounds` hand-offs between a writer and a writer (or a reader: then
+// both directions alternate) and reports percentiles per direction.
+void Handoffs(benchmark::State& state, TurnMaker turns, bool mixed, int per_direction) {
+  HandoffFile();  // made here, once, so that the players forked below find it made
+  PingPong spec;
+  spec.turns = std::move(turns);
+  spec.writes[1] = !mixed;
+  spec.rounds = mixed ? 2 * per_direction : per_direction;
+  spec.hold_s = kHoldAfterAsked;
+  std::vector<Handoff> handoffs;
+  for (auto _ : state) {
+    if (!RunPingPong(spec, &handoffs)) {
+      state.SkipWithError("a process of the ping-pong failed");
+      return;
+    }
+  }
+  for (bool from : {false, true}) {
+    for (bool to : {false, true}) {
+      std::vector<double> latencies;
+      for (const Handoff& h : handoffs)
+        if (h.from_writer == from && h.to_writer == to) latencies.push_back(h.latency_s * 1e6);
+      if (latencies.empty()) continue;
+      const std::string direction = std::string(Role(from)) + "_to_" + Role(to);
+      state.counters[direction + "_p50_us"] = Percentile(latencies, 0.50);
+      state.counters[direction + "_p99_us"] = Percentile(latencies, 0.99);
+      state.counters[direction + "_max_us"] = Percentile(latencies, 1.0);
+      state.counters[direction + "_count"] = static_cast<double>(latencies.size());
+    }
+  }
+}
+
+void Register(const std::string& name, TurnMaker turns, bool mixed, int per_direction) {
+  benchmark::RegisterBenchmark(name.c_str(), Handoffs, std::move(turns), mixed, per_direction)
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+[[maybe_unused]] const bool registered = [] {
+  for (LockKind kind : {LockKind::kRedisLock, LockKind::kPolling, LockKind::kFloor}) {
+    const std::string prefix = std::string("handoff/lock/") + LockName(kind);
+    Register(prefix + "/writers", LockTurns(kind, "handoff"), false, kLockHandoffsPerDirection);
+    // The floor lock is exclusive only: a reader is one more writer to it.
+    if (kind != LockKind::kFloor)
+      Register(prefix + "/mixed", LockTurns(kind, "handoff"), true, kLockHandoffsPerDirection);
+  }
+  // The file's name is known only once the scratch directory exists.
+  auto file_turns = [](bool write) { return FileTurns(SchemeKind::kRedisLock, HandoffFile())(write); };
+  Register("handoff/file/redislock/writers", file_turns, false, kFileHandoffsPerDirection);
+  Register("handoff/file/redislock/mixed", file_turns, true, kFileHandoffsPerDirection);
+  return true;
+}();
+
+}  // namespace
+}  // namespace bench
+}  // namespace h5redislock
