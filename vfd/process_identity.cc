@@ -85,8 +85,21 @@ ProcessIdentity ThisProcess() {
   id.host = *host;
   id.host_key = HostKey();
   id.pid = static_cast<long>(getpid());
-  char state = '?';
-  ReadProcStat(id.pid, &state, &id.start);
+  // The start time changes only with fork: read /proc once per generation
+  // (an open takes a lock, and this is on that path). Lock-free, because a
+  // mutex might be held by a parent thread that does not exist in the child;
+  // two threads racing here both compute the same value.
+  static std::atomic<unsigned long> cached_generation{~0ul};
+  static std::atomic<unsigned long long> cached_start{0};
+  unsigned long generation = ForkGeneration();
+  if (cached_generation.load(std::memory_order_acquire) == generation) {
+    id.start = cached_start.load(std::memory_order_relaxed);
+  } else {
+    char state = '?';
+    ReadProcStat(id.pid, &state, &id.start);
+    cached_start.store(id.start, std::memory_order_relaxed);
+    cached_generation.store(generation, std::memory_order_release);
+  }
   return id;
 }
 
