@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""bench/summarize.py RESULTS_DIR: the table of ratios of one scripts/bench run.
+
+Reads what scripts/bench wrote into RESULTS_DIR (Google Benchmark JSON per
+case, callgrind outputs, machine.txt) and prints one table: case, measured,
+baseline, ratio, target, met?. Every baseline comes from the same run, and
+each case's own file (every case measures PING again beside itself). Times
+and counters are medians over a benchmark's repetitions.
+
+"met?" is "yes" or "NO" where the issue sets a target, "-" where a row only
+reports (a baseline's own figures, or a breakdown).
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+# Fields of a Google Benchmark run that are not user counters.
+STANDARD_FIELDS = {
+    "family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
+    "iterations", "real_time", "cpu_time", "bytes_per_second", "items_per_second",
+}
+TO_MICROSECONDS = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def clean_name(run_name):
+    """'handoff/x/iterations:1/real_time' -> 'handoff/x'."""
+    return re.sub(r"/(iterations:\d+|real_time|manual_time|repeats:\d+|min_time:[0-9.]+)", "", run_name)
+
+
+def load_case(results, case):
+    """{benchmark name: {'us': median real time, 'cpu_us': median CPU time of the
+    benchmark's thread, counter: median value}}, or {} if the file is missing."""
+    path = os.path.join(results, case + ".json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        runs = json.load(f)["benchmarks"]
+    by_name = {}
+    for run in runs:
+        if run.get("run_type") == "aggregate" or run.get("error_occurred"):
+            continue
+        by_name.setdefault(clean_name(run["run_name"]), []).append(run)
+    medians = {}
+    for name, reps in by_name.items():
+        values = {"us": statistics.median(r["real_time"] * TO_MICROSECONDS[r["time_unit"]] for r in reps),
+                  "cpu_us": statistics.median(r["cpu_time"] * TO_MICROSECONDS[r["time_unit"]] for r in reps)}
+        for key, value in reps[0].items():
+            if key not in STANDARD_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[key] = statistics.median(r[key] for r in reps if key in r)
+        medians[name] = values
+    return medians
+
+
+def callgrind_per_cycle(path):
+    """Instructions per cycle in a callgrind output of h5redislock_cycle: its
+    'totals:' (or 'summary:') line over the cycles on its 'cmd:' line; None if absent."""
+    total = cycles = None
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("cmd:"):
+                    cycles = int(line.split()[-1])
+                elif line.startswith(("totals:", "summary:")):
+                    total = int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return total / cycles if total is not None and cycles else None
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, case, measured, baseline, unit, target=None, higher_is_better=False, digits=0, ratio=None):
+        """A row comparing `measured` with `baseline` (either may be None: not measured).
+        `target` bounds the ratio, measured/baseline unless `ratio` is given (the
+        median of paired ratios); None for a row that only reports."""
+        if ratio is None and measured is not None and baseline:
+            ratio = measured / baseline
+        if target is None or ratio is None:
+            met = "-" if target is None else "NO (not measured)"
+        else:
+            met = "yes" if (ratio >= target if higher_is_better else ratio <= target) else "NO"
+        target_text = "-" if target is None else ("≥ " if higher_is_better else "≤ ") + format(target, "g")
+        self.rows.append((case, quantity(measured, unit, digits), quantity(baseline, unit, digits),
+                          "-" if ratio is None else format(ratio, ".3g" if ratio < 100 else ".0f"),
+                          target_text, met))
+
+    def section(self, title):
+        self.rows.append((title,))
+
+    def print(self):
+        header = ("case", "measured", "baseline", "ratio", "target", "met?")
+        widths = [max(len(r[i]) for r in self.rows + [header] if len(r) > 1) for i in range(6)]
+        line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        print(line(header))
+        print("  ".join("-" * w for w in widths))
+        for r in self.rows:
+            print(r[0] if len(r) == 1 else line(r))
+
+
+def quantity(value, unit, digits):
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f} {unit}".rstrip()
+
+
+def get(case, name, key="us"):
+    return case.get(name, {}).get(key)
+
+
+def minus(a, b):
+    return None if a is None or b is None else a - b
+
+
+def times(factor, value):
+    return None if value is None else factor * value
+
+
+def case1(t, results):
+    c = load_case(results, "open_close")
+    two_pings = times(2, get(c, "ping"))
+    t.section("1. uncontended open+close (H5Fopen+H5Fclose): the lock's added time vs two PINGs")
+    for mode in ("read", "write"):
+        sec2, ours = get(c, f"open_close/sec2/{mode}"), get(c, f"open_close/redislock/{mode}")
+        t.add(f"1  {mode}: redislock − sec2 vs 2 × PING", minus(ours, sec2), two_pings, "us", 1.2)
+        t.add(f"1  {mode}: redislock vs sec2", ours, sec2, "us")
+        t.add(f"1  {mode}: its lock alone (no HDF5) vs 2 × PING", get(c, f"lock_cycle/redislock/{mode}"), two_pings,
+              "us")
+        t.add(f"6  {mode}: polling − sec2 vs 2 × PING", minus(get(c, f"open_close/polling/{mode}"), sec2),
+              two_pings, "us")
+    t.add("1  floor lock (BLPOP + LPUSH) vs 2 × PING", get(c, "lock_cycle/floor/write"), two_pings, "us")
+    t.add("1  2 × empty EVALSHA vs 2 × PING", times(2, get(c, "ping/script")), two_pings, "us")
+    t.add("1  Redis server CPU per cycle vs per PING", get(c, "open_close/redislock/write", "server_cpu_us"),
+          get(c, "ping", "server_cpu_us"), "us", digits=1)
+    t.add("1  client thread CPU per cycle, redislock − sec2, vs 2 × PING's", minus(
+        get(c, "open_close/redislock/write", "cpu_us"), get(c, "open_close/sec2/write", "cpu_us")),
+        times(2, get(c, "ping", "cpu_us")), "us", digits=1)
+    t.add("1  PING through the driver's connection vs plain", get(c, "ping/driver"), get(c, "ping"), "us", digits=1)
+
+
+def case2(t, results):
+    c = load_case(results, "io")
+    t.section("2. bulk I/O on an open file (H5Dread/H5Dwrite): redislock vs sec2, paired")
+    for op in ("read", "write"):
+        for kib in (4, 64, 1024, 16384, 65536):
+            size = f"{kib} KiB" if kib < 1024 else f"{kib // 1024} MiB"
+            name = f"io/{op}/{kib}KiB"
+            t.add(f"2  {op} {size}", get(c, name, "redislock_us"), get(c, name, "sec2_us"), "us",
+                  1.01 if kib >= 64 else None, digits=1, ratio=get(c, name, "ratio"))
+
+
+def case3(t, results):
+    c = load_case(results, "handoff")
+    ping = get(c, "ping")
+    t.section("3. hand-off latency, release to the waiter's acquire, in round trips (PING)")
+    directions = [("writers", "writer_to_writer"), ("mixed", "writer_to_reader"), ("mixed", "reader_to_writer")]
+    arrow = lambda direction: direction.replace("_to_", "→")
+    for run, direction in directions:
+        for pct, target in (("p50", 3), ("p99", 10)):
+            t.add(f"3  lock {arrow(direction)} {pct}", get(c, f"handoff/lock/redislock/{run}", f"{direction}_{pct}_us"),
+                  ping, "us", target)
+    for pct in ("p50", "p99"):
+        t.add(f"3  floor lock (LPUSH wakes BLPOP) {pct}", get(c, "handoff/lock/floor/writers", f"writer_to_writer_{pct}_us"),
+              ping, "us")
+    for run, direction in directions:
+        for pct in ("p50", "p99"):
+            t.add(f"6  polling lock {arrow(direction)} {pct}",
+                  get(c, f"handoff/lock/polling/{run}", f"{direction}_{pct}_us"), ping, "us")
+    for run, direction in directions:
+        t.add(f"3  file, H5Fclose→H5Fopen, {arrow(direction)} p50",
+              get(c, f"handoff/file/redislock/{run}", f"{direction}_p50_us"), ping, "us")
+
+
+def case4(t, results):
+    c = load_case(results, "readers")
+    mib = get(c, "readers/1", "read_bytes")
+    what = f"{mib / 2**20:g} MiB read per open" if mib else "not measured"
+    t.section(f"4. readers scaling: aggregate open+read+close cycles/s, redislock vs sec2, paired ({what})")
+    n = 1
+    while f"readers/{n}" in c:
+        name = f"readers/{n}"
+        t.add(f"4  {n} readers", get(c, name, "redislock_cycles_per_s"), get(c, name, "sec2_cycles_per_s"), "/s", 0.9,
+              higher_is_better=True, ratio=get(c, name, "ratio"))
+        n *= 2
+    last = n // 2
+    t.add(f"4  Redis CPU per cycle, {last} readers vs 1", get(c, f"readers/{last}", "server_cpu_us"),
+          get(c, "readers/1", "server_cpu_us"), "us", digits=1)
+
+
+def case5(t, results):
+    c = load_case(results, "commands")
+    waits = ("1ms", "10ms", "100ms", "1s")
+    t.section("5. Redis commands per lock cycle (INFO commandstats, script-internal included) vs the 1 ms wait")
+    for scheme, number, target in (("redislock", "5", 1.1), ("polling", "6", None)):
+        base = get(c, f"commands/{scheme}/wait_1ms", "commands")
+        t.add(f"{number}  {scheme} uncontended", get(c, f"commands/{scheme}/uncontended", "commands"), None, "")
+        for wait in waits:
+            t.add(f"{number}  {scheme} wait {wait}", get(c, f"commands/{scheme}/wait_{wait}", "commands"), base, "",
+                  target if wait != "1ms" else None, digits=1)
+    t.add("5  redislock requests (EVALSHA, BLPOP) per cycle, wait 1 s",
+          get(c, "commands/redislock/wait_1s", "requests"), None, "", digits=1)
+
+
+def case7(t, results):
+    c = load_case(results, "many")
+    processes = get(c, "many/redislock", "processes")
+    cycles = get(c, "many/redislock", "cycles_per_process")
+    what = f"{processes:.0f} processes × {cycles:.0f} cycles, 10 files" if processes and cycles else "not measured"
+    t.section(f"7. many processes ({what})")
+    t.add("7  throughput, redislock vs sec2", get(c, "many/redislock", "cycles_per_s"),
+          get(c, "many/sec2", "cycles_per_s"), "/s")
+    t.add("7  Redis CPU per lock cycle vs per PING", get(c, "many/redislock", "server_cpu_us"),
+          get(c, "ping", "server_cpu_us"), "us", digits=1)
+
+
+def case8(t, results):
+    t.section("8. instructions per open/close cycle (callgrind): the driver's own vs sec2's whole cycle")
+    for mode in ("read", "write"):
+        sec2 = callgrind_per_cycle(os.path.join(results, f"callgrind.sec2.{mode}"))
+        ours = callgrind_per_cycle(os.path.join(results, f"callgrind.redislock.{mode}"))
+        t.add(f"8  {mode}: redislock − sec2", minus(ours, sec2), sec2, "Ir")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: summarize.py RESULTS_DIR")
+    results = sys.argv[1]
+    machine = os.path.join(results, "machine.txt")
+    if os.path.exists(machine):
+        with open(machine) as f:
+            print(f.read().rstrip())
+        print()
+    table = Table()
+    for case in (case1, case2, case3, case4, case5, case7, case8):
+        case(table, results)
+    table.print()
+
+
+if __name__ == "__main__":
+    main()
