@@ -92,7 +92,8 @@ void CheckPlugin(Findings* out) {
 
 void CheckDriverVariable(const std::optional<std::string>& hdf5_driver, Findings* out) {
   if (hdf5_driver == "redislock")
-    out->push_back({Verdict::kOk, "HDF5_DRIVER", "redislock: every HDF5 program of this environment uses the lock", ""});
+    out->push_back(
+        {Verdict::kOk, "HDF5_DRIVER", "redislock: every HDF5 program of this environment uses the lock", ""});
   else
     out->push_back({Verdict::kNote, "HDF5_DRIVER",
                     hdf5_driver.value_or("unset") +

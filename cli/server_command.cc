@@ -67,7 +67,8 @@ int Start(const Args& args) {
   s = server.Start(idle, &started);
   if (!s.ok()) return Fail(spec.name, s);
   std::printf("%s\n", server.files().url().c_str());
-  std::fprintf(stderr, "h5redislock server: %s\n", started ? "started the embedded Redis server" : "the embedded Redis server runs already");
+  std::fprintf(stderr, "h5redislock server: %s\n",
+               started ? "started the embedded Redis server" : "the embedded Redis server runs already");
   return kExitOk;
 }
 

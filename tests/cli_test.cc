@@ -320,8 +320,9 @@ TEST_F(CliTest, RunPassesThePasswordThroughTheEnvironmentOnly) {
   EXPECT_TRUE(Contains(out.out, "by_name: wrote and read back")) << out.out;
   EXPECT_FALSE(Contains(out.err, "s3cret")) << out.err;
 
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"status", "--url", url}, {"doctor", "--url", url}, {"status", "--url", url, "--json"}}) {
+  const std::vector<std::vector<std::string>> shows_url = {
+      {"status", "--url", url}, {"status", "--url", url, "--json"}, {"doctor", "--url", url}};
+  for (const std::vector<std::string>& args : shows_url) {
     Output shown = Cli(args);
     EXPECT_EQ(shown.status, 0) << args[0] << ": " << shown.out << shown.err;
     EXPECT_FALSE(Contains(shown.out + shown.err, "s3cret")) << shown.out << shown.err;

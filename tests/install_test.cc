@@ -113,9 +113,10 @@ TEST_F(InstallTest, ProgramsBuildAndRunAgainstTheInstalledTreeOnly) {
   Write(source + "/typed.c", kTypedProgram);
   ASSERT_TRUE(Sh(std::string("cp ") + H5REDISLOCK_SOURCE_DIR + "/examples/cpp/by_name.cc " + source));
   const std::string flags = std::string("'") + SANITIZE_FLAGS + "'";
-  ASSERT_TRUE(Sh(std::string(CMAKE_COMMAND) + " -S " + source + " -B " + build + " -G '" + CMAKE_GENERATOR + "' -DCMAKE_PREFIX_PATH=" +
-                 prefix + " -DCMAKE_C_COMPILER=" + C_COMPILER + " -DCMAKE_CXX_COMPILER=" + CXX_COMPILER +
-                 " -DCMAKE_C_FLAGS=" + flags + " -DCMAKE_CXX_FLAGS=" + flags));
+  ASSERT_TRUE(Sh(std::string(CMAKE_COMMAND) + " -S " + source + " -B " + build + " -G '" + CMAKE_GENERATOR +
+                 "' -DCMAKE_PREFIX_PATH=" + prefix + " -DCMAKE_C_COMPILER=" + C_COMPILER +
+                 " -DCMAKE_CXX_COMPILER=" + CXX_COMPILER + " -DCMAKE_C_FLAGS=" + flags +
+                 " -DCMAKE_CXX_FLAGS=" + flags));
   ASSERT_TRUE(Sh(std::string(CMAKE_COMMAND) + " --build " + build));
   ASSERT_TRUE(Sh("test $(cat " + build + "/plugin_dir.txt) = " + prefix + "/lib/plugin"));
 
