@@ -13,6 +13,12 @@
 // and boot id, so the driver's same-host liveness check sees A alive (which it
 // is): only the lease frees the lock, exactly as for a host that vanished.
 //
+// It runs with the undo journal (the default) and without. With it, A's
+// session never committed, so B finds the file as it was before A's session
+// (rolled back); without it, B finds A's last complete write. Either way no
+// mix: every write here is one call into the driver, which either happens
+// while the lock is held or is refused.
+//
 // Everything the test creates (namespaces, veths, addresses, processes in the
 // namespaces) is removed however the test ends, even by SIGKILL: a janitor
 // process, detached from the test's process tree, waits for the test to go
@@ -475,19 +481,24 @@ int RunWaiter(const std::string& path, const std::string& config, HostLog& log) 
   return 0;
 }
 
-class MultiHostTest : public ::testing::Test {
+// The parameter: journal=undo or journal=off.
+class MultiHostTest : public ::testing::TestWithParam<const char*> {
  protected:
   static constexpr double kLease = 2;
 
   MultiHostTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+  bool journal() const { return std::string(GetParam()) == "undo"; }
   // The hosts reach Redis by TCP; connect_timeout=1 so that a renewal on a
   // cut link fails in a second rather than hanging in TCP retransmissions.
   std::string HostConfig(int host) const {
     return "url=" + net_->TcpUrlFor(host) + ";lease=" + std::to_string(kLease) +
-           ";connect_timeout=1;timeout=30;retain=0";
+           ";connect_timeout=1;timeout=30;retain=0;journal=" + GetParam();
   }
-  std::string LocalConfig() const { return "url=" + net_->UnixUrl() + ";lease=2;timeout=30;retain=0"; }
+  std::string LocalConfig() const {
+    return "url=" + net_->UnixUrl() + ";lease=2;timeout=30;retain=0;journal=" + GetParam();
+  }
+  bool JournalExists() const { return access((path_ + "-redislock-journal").c_str(), F_OK) == 0; }
 
   // The pattern in the file, read under a read lock by the test itself.
   bool FilePattern(int* writer, int64_t* counter) {
@@ -530,7 +541,7 @@ class MultiHostTest : public ::testing::Test {
   std::string path_;
 };
 
-TEST_F(MultiHostTest, CutOffWriterIsFencedAndTheFileStaysWhole) {
+TEST_P(MultiHostTest, CutOffWriterIsFencedAndTheFileStaysWhole) {
   SharedArray<HostLog> logs(2);
   HostLog& a = logs[0];
   HostLog& b = logs[1];
@@ -584,10 +595,17 @@ TEST_F(MultiHostTest, CutOffWriterIsFencedAndTheFileStaysWhole) {
   EXPECT_NE(std::string(a.first_error).find("refused"), std::string::npos)
       << "A's write failed, but not with the fencing error:\n" << a.first_error;
   std::printf("host A's first refused write:\n%s", DriverPart(a.first_error).c_str());
-  // B found A's last written pattern, whole; and wrote its own.
-  EXPECT_EQ(b.seen_writer.load(), kHostA) << "host B found no complete pattern of host A's";
-  EXPECT_EQ(b.seen_counter.load(), a.written.load()) << "host B did not find host A's last write";
+  // B found one whole pattern: the one before A's session if the journal
+  // undid A's uncommitted session, else A's last write. Then B wrote its own.
+  if (journal()) {
+    EXPECT_EQ(b.seen_writer.load(), kInitialWriter) << "host A's uncommitted session was not rolled back";
+    EXPECT_EQ(b.seen_counter.load(), 0);
+  } else {
+    EXPECT_EQ(b.seen_writer.load(), kHostA) << "host B found no complete pattern of host A's";
+    EXPECT_EQ(b.seen_counter.load(), a.written.load()) << "host B did not find host A's last write";
+  }
   EXPECT_EQ(b.wrote.load(), 1) << b.first_error << b.close_error;
+  EXPECT_FALSE(JournalExists()) << "host B's committed session left a journal";
 
   // Heal the link: A's old session stays fenced; its write attempts fail.
   ASSERT_TRUE(net_->SetLink(0, true));
@@ -613,6 +631,7 @@ TEST_F(MultiHostTest, CutOffWriterIsFencedAndTheFileStaysWhole) {
   ASSERT_TRUE(FilePattern(&writer, &counter)) << "host A's close of its fenced session damaged the file";
   EXPECT_EQ(writer, kHostB) << "host A's close wrote to the file";
   EXPECT_EQ(counter, 1);
+  EXPECT_FALSE(JournalExists()) << "host A's fenced close left a journal";
 
   // A new session of A's: everything works again without clean-up.
   a.command = HostLog::kReopen;
@@ -624,7 +643,11 @@ TEST_F(MultiHostTest, CutOffWriterIsFencedAndTheFileStaysWhole) {
   for (pid_t p : children) EXPECT_EQ(WaitChild(p), 0);
   children.clear();
   EXPECT_EQ(net_->CountKeys("h5redislock:*"), 0) << "lock state left in Redis after everyone closed";
+  EXPECT_FALSE(JournalExists());
 }
+
+INSTANTIATE_TEST_SUITE_P(Journal, MultiHostTest, ::testing::Values("undo", "off"),
+                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace testing
