@@ -276,7 +276,8 @@ int RunWriter(Shared& shared, int index, const std::string& path, const std::str
       slot.holding = false;
       ++slot.failed_sessions;
       if (read && closed) Check(shared, slot, s, "writer");
-      Note(slot.last_error, sizeof slot.last_error, read ? "writer: the session log is full" : "writer read: " + DriverPart(error));
+      Note(slot.last_error, sizeof slot.last_error,
+           read ? "writer: the session log is full" : "writer read: " + DriverPart(error));
       continue;
     }
     const State before = s;
