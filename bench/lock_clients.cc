@@ -5,6 +5,7 @@
 #include "config.h"
 #include "environment.h"
 #include "lock_table.h"
+#include "plain_redis.h"
 #include "polling_lock.h"
 
 namespace h5redislock {
@@ -53,31 +54,34 @@ class SeedLock : public LockClient {
   bool write_ = false;
 };
 
+// On a plain hiredis connection, as the baselines' PINGs are sent.
 class TokenLock : public LockClient {
  public:
-  TokenLock() : conn_(ConnectToRedis()) {}
+  TokenLock() : conn_(ConnectPlain()) {}
+  ~TokenLock() override { redisFree(conn_); }
 
   bool Acquire(const std::string& name, bool) override {
     list_ = "floor:" + name;
-    Reply reply;
     // The first process to get here puts the one token in; the marker makes
-    // sure nobody adds a second. Once per lock and process, before timing
-    // matters.
+    // sure nobody adds a second. Once per lock and process, so not timed in
+    // a hand-off.
     if (!seeded_.count(name)) {
-      if (!conn_->Command({"SETNX", list_ + ":seeded", "1"}, &reply).ok()) return false;
-      if (ReplyInteger(reply.get()) == 1 && !conn_->Command({"LPUSH", list_, "token"}, &reply).ok()) return false;
+      auto* reply = static_cast<redisReply*>(redisCommand(conn_, "SETNX %s:seeded 1", list_.c_str()));
+      const bool first = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+      if (reply) freeReplyObject(reply);
+      if (!reply || (first && !Request(conn_, {"LPUSH", list_, "token"}))) return false;
       seeded_.insert(name);
     }
-    return conn_->Command({"BLPOP", list_, "0"}, &reply).ok() && ReplyArraySize(reply.get()) == 2;
+    auto* reply = static_cast<redisReply*>(redisCommand(conn_, "BLPOP %s 0", list_.c_str()));
+    const bool taken = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2;
+    if (reply) freeReplyObject(reply);
+    return taken;
   }
 
-  bool Release() override {
-    Reply reply;
-    return conn_->Command({"LPUSH", list_, "token"}, &reply).ok() && !IsErrorReply(reply.get());
-  }
+  bool Release() override { return Request(conn_, {"LPUSH", list_, "token"}); }
 
  private:
-  std::unique_ptr<RedisConnection> conn_;
+  redisContext* conn_;
   std::set<std::string> seeded_;
   std::string list_;
 };

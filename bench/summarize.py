@@ -121,24 +121,28 @@ def times(factor, value):
 
 def case1(t, results):
     c = load_case(results, "open_close")
-    two_pings = times(2, get(c, "ping"))
-    t.section("1. uncontended open+close (H5Fopen+H5Fclose): the lock's added time vs two PINGs")
+    t.section("1. uncontended open+close (H5Fopen+H5Fclose), in rounds: the lock's added time vs two PINGs")
     for mode in ("read", "write"):
-        sec2, ours = get(c, f"open_close/sec2/{mode}"), get(c, f"open_close/redislock/{mode}")
-        t.add(f"1  {mode}: redislock − sec2 vs 2 × PING", minus(ours, sec2), two_pings, "us", 1.2)
-        t.add(f"1  {mode}: redislock vs sec2", ours, sec2, "us")
-        t.add(f"1  {mode}: its lock alone (no HDF5) vs 2 × PING", get(c, f"lock_cycle/redislock/{mode}"), two_pings,
-              "us")
-        t.add(f"6  {mode}: polling − sec2 vs 2 × PING", minus(get(c, f"open_close/polling/{mode}"), sec2),
-              two_pings, "us")
-    t.add("1  floor lock (BLPOP + LPUSH) vs 2 × PING", get(c, "lock_cycle/floor/write"), two_pings, "us")
-    t.add("1  2 × empty EVALSHA vs 2 × PING", times(2, get(c, "ping/script")), two_pings, "us")
-    t.add("1  Redis server CPU per cycle vs per PING", get(c, "open_close/redislock/write", "server_cpu_us"),
-          get(c, "ping", "server_cpu_us"), "us", digits=1)
-    t.add("1  client thread CPU per cycle, redislock − sec2, vs 2 × PING's", minus(
-        get(c, "open_close/redislock/write", "cpu_us"), get(c, "open_close/sec2/write", "cpu_us")),
-        times(2, get(c, "ping", "cpu_us")), "us", digits=1)
-    t.add("1  PING through the driver's connection vs plain", get(c, "ping/driver"), get(c, "ping"), "us", digits=1)
+        get_ = lambda key: get(c, f"open_close/{mode}", key)
+        pings = get_("two_pings_us")
+        t.add(f"1  {mode}: redislock − sec2 vs 2 × PING", minus(get_("redislock_us"), get_("sec2_us")), pings, "us",
+              1.2, ratio=get_("added_vs_two_pings"))
+        t.add(f"1  {mode}: redislock vs sec2", get_("redislock_us"), get_("sec2_us"), "us",
+              ratio=get_("redislock_vs_sec2"))
+        t.add(f"1  {mode}: its lock alone (no HDF5) vs 2 × PING", get_("lock_us"), pings, "us",
+              ratio=get_("lock_vs_two_pings"))
+        t.add(f"1  {mode}: floor lock (BLPOP + LPUSH) vs 2 × PING", get_("floor_us"), pings, "us",
+              ratio=get_("floor_vs_two_pings"))
+        t.add(f"6  {mode}: polling − sec2 vs 2 × PING", minus(get_("polling_us"), get_("sec2_us")), pings, "us",
+              ratio=get_("polling_added_vs_two_pings"))
+    get_ = lambda key: get(c, "open_close/read", key)
+    t.add("1  2 × empty EVALSHA vs 2 × PING", get_("two_scripts_us"), get_("two_pings_us"), "us",
+          ratio=get_("scripts_vs_two_pings"))
+    t.add("1  client thread CPU, redislock − sec2, vs 2 × PING's (read)",
+          minus(get_("redislock_cpu_us"), get_("sec2_cpu_us")), get_("two_pings_cpu_us"), "us",
+          ratio=get_("added_cpu_vs_two_pings_cpu"))
+    t.add("1  2 × PING through the driver's connection vs plain", get_("two_driver_pings_us"), get_("two_pings_us"),
+          "us", ratio=get_("driver_pings_vs_two_pings"))
 
 
 def case2(t, results):
@@ -202,6 +206,8 @@ def case5(t, results):
                   target if wait != "1ms" else None, digits=1)
     t.add("5  redislock requests (EVALSHA, BLPOP) per cycle, wait 1 s",
           get(c, "commands/redislock/wait_1s", "requests"), None, "", digits=1)
+    t.add("5  Redis CPU per uncontended redislock cycle vs per PING",
+          get(c, "commands/redislock/uncontended", "server_cpu_us"), get(c, "ping", "server_cpu_us"), "us", digits=1)
 
 
 def case7(t, results):
