@@ -97,7 +97,7 @@ TurnMaker LockTurns(LockKind lock, const std::string& name) {
   return [=](bool write) { return std::make_unique<LockTurn>(lock, name, write); };
 }
 
-bool RunPingPong(const PingPong& spec, std::vector<Handoff>* handoffs) {
+bool RunPingPong(const PingPong& spec, std::vector<Handoff>* handoffs, const std::function<void()>& meanwhile) {
   SharedArray<Board> board(1);
   SharedArray<double> released(spec.rounds), acquired(spec.rounds);
   std::vector<pid_t> players;
@@ -108,7 +108,7 @@ bool RunPingPong(const PingPong& spec, std::vector<Handoff>* handoffs) {
       return ok;
     }));
   }
-  if (!WaitAll(players)) return false;
+  if (!WaitAll(players, meanwhile)) return false;
   handoffs->clear();
   for (int round = 0; round < spec.rounds; ++round) {
     const int holder = round % 2;

@@ -53,8 +53,9 @@ struct Handoff {
 };
 
 // Runs the ping-pong; false if a process failed. *handoffs gets one entry per
-// round.
-bool RunPingPong(const PingPong& spec, std::vector<Handoff>* handoffs);
+// round. Meanwhile this process calls `meanwhile` (if given) every few
+// milliseconds.
+bool RunPingPong(const PingPong& spec, std::vector<Handoff>* handoffs, const std::function<void()>& meanwhile = {});
 
 }  // namespace bench
 }  // namespace h5redislock

@@ -32,12 +32,17 @@ pid_t Spawn(const std::function<bool()>& body) {
   _exit(ok ? 0 : 1);
 }
 
-bool WaitAll(const std::vector<pid_t>& pids) {
+bool WaitAll(const std::vector<pid_t>& pids, const std::function<void()>& meanwhile, double period) {
   bool all_ok = true;
   for (pid_t pid : pids) {
     int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      all_ok = false;
+    pid_t done = 0;
+    while (pid > 0 && meanwhile && (done = waitpid(pid, &status, WNOHANG)) == 0) {
+      meanwhile();
+      std::this_thread::sleep_for(std::chrono::duration<double>(period));
+    }
+    if (pid > 0 && done == 0) done = waitpid(pid, &status, 0);
+    if (pid < 0 || done != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) all_ok = false;
   }
   return all_ok;
 }

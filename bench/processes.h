@@ -30,8 +30,9 @@ double Now();
 // returned false or threw.
 pid_t Spawn(const std::function<bool()>& body);
 
-// Waits for every child; true if all exited 0.
-bool WaitAll(const std::vector<pid_t>& pids);
+// Waits for every child; true if all exited 0. While any runs, calls
+// `meanwhile` (if given) about every `period` seconds.
+bool WaitAll(const std::vector<pid_t>& pids, const std::function<void()>& meanwhile = {}, double period = 0.005);
 
 // `n` default-constructed objects of T in memory shared with children forked
 // later (MAP_SHARED). T must work across processes without its destructor

@@ -158,24 +158,23 @@ def case2(t, results):
 
 def case3(t, results):
     c = load_case(results, "handoff")
-    ping = get(c, "ping")
-    t.section("3. hand-off latency, release to the waiter's acquire, in round trips (PING)")
+    t.section("3. hand-off latency, release to the waiter's acquire, in round trips (PINGs sent meanwhile)")
     directions = [("writers", "writer_to_writer"), ("mixed", "writer_to_reader"), ("mixed", "reader_to_writer")]
     arrow = lambda direction: direction.replace("_to_", "→")
+
+    def row(case, name, direction, pct, target=None):
+        t.add(case, get(c, name, f"{direction}_{pct}_us"), get(c, name, "ping_us"), "us", target)
+
     for run, direction in directions:
         for pct, target in (("p50", 3), ("p99", 10)):
-            t.add(f"3  lock {arrow(direction)} {pct}", get(c, f"handoff/lock/redislock/{run}", f"{direction}_{pct}_us"),
-                  ping, "us", target)
+            row(f"3  lock {arrow(direction)} {pct}", f"handoff/lock/redislock/{run}", direction, pct, target)
     for pct in ("p50", "p99"):
-        t.add(f"3  floor lock (LPUSH wakes BLPOP) {pct}", get(c, "handoff/lock/floor/writers", f"writer_to_writer_{pct}_us"),
-              ping, "us")
+        row(f"3  floor lock (LPUSH wakes BLPOP) {pct}", "handoff/lock/floor/writers", "writer_to_writer", pct)
     for run, direction in directions:
         for pct in ("p50", "p99"):
-            t.add(f"6  polling lock {arrow(direction)} {pct}",
-                  get(c, f"handoff/lock/polling/{run}", f"{direction}_{pct}_us"), ping, "us")
+            row(f"6  polling lock {arrow(direction)} {pct}", f"handoff/lock/polling/{run}", direction, pct)
     for run, direction in directions:
-        t.add(f"3  file, H5Fclose→H5Fopen, {arrow(direction)} p50",
-              get(c, f"handoff/file/redislock/{run}", f"{direction}_p50_us"), ping, "us")
+        row(f"3  file, H5Fclose→H5Fopen, {arrow(direction)} p50", f"handoff/file/redislock/{run}", direction, "p50")
 
 
 def case4(t, results):
