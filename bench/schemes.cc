@@ -44,7 +44,7 @@ class DriverScheme : public Scheme {
 // As the seed did: lock, then open; close, then unlock.
 class PollingScheme : public Scheme {
  public:
-  PollingScheme() : fapl_(Sec2Fapl()), lock_(ConnectToRedis()) {}
+  explicit PollingScheme(hid_t fapl) : fapl_(fapl), lock_(ConnectToRedis()) {}
   ~PollingScheme() override { H5Pclose(fapl_); }
 
   hid_t Open(const std::string& path, bool write) override {
@@ -88,13 +88,12 @@ const char* SchemeName(SchemeKind kind) {
   return "?";
 }
 
-std::unique_ptr<Scheme> Scheme::Make(SchemeKind kind) {
-  switch (kind) {
-    case SchemeKind::kSec2: return std::make_unique<DriverScheme>(Sec2Fapl());
-    case SchemeKind::kRedisLock: return std::make_unique<DriverScheme>(RedisLockFapl());
-    case SchemeKind::kPolling: return std::make_unique<PollingScheme>();
-  }
-  return nullptr;
+std::unique_ptr<Scheme> Scheme::Make(SchemeKind kind, bool sieve) {
+  const hid_t fapl = kind == SchemeKind::kRedisLock ? RedisLockFapl() : Sec2Fapl();
+  // A size of 0 turns sieving off: every raw-data request reaches the driver.
+  if (!sieve && H5Pset_sieve_buf_size(fapl, 0) < 0) Fatal("cannot turn HDF5's sieve buffer off");
+  if (kind == SchemeKind::kPolling) return std::make_unique<PollingScheme>(fapl);
+  return std::make_unique<DriverScheme>(fapl);
 }
 
 }  // namespace bench

@@ -25,8 +25,10 @@ const char* SchemeName(SchemeKind kind);  // "sec2", "redislock", "polling"
 
 class Scheme {
  public:
-  // One per process: the polling scheme owns a Redis connection.
-  static std::unique_ptr<Scheme> Make(SchemeKind kind);
+  // One per process: the polling scheme owns a Redis connection. With
+  // `sieve` false, HDF5's sieve buffer is off, so that every raw-data
+  // request, however small, reaches the driver.
+  static std::unique_ptr<Scheme> Make(SchemeKind kind, bool sieve = true);
   virtual ~Scheme() = default;
 
   // Opens `path` read-only or read-write under the scheme's lock, taking the
