@@ -60,7 +60,9 @@ Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_nam
     if (exclusive && !fresh) return Status::OK();  // our own session is live
     if (exclusive) {
       bool rolled_back = false;
-      s = UndoJournal::Recover(path, &rolled_back);
+      const std::shared_ptr<HeldLock>& hold = *out;
+      s = UndoJournal::Recover(path, [&] { return hold->CheckValid("rolling back an unfinished session"); },
+                               &rolled_back);
       if (rolled_back) Log(LogLevel::kInfo, "rolled back an unfinished write session on '" + file + "'");
       if (!s.ok()) table.Release(*out);
       return s;

@@ -142,7 +142,8 @@ class Fd {
 
 std::string UndoJournal::PathFor(const std::string& data_path) { return data_path + "-redislock-journal"; }
 
-Status UndoJournal::Recover(const std::string& data_path, bool* rolled_back) {
+Status UndoJournal::Recover(const std::string& data_path, const std::function<Status()>& still_locked,
+                            bool* rolled_back) {
   *rolled_back = false;
   const std::string path = PathFor(data_path);
   Fd journal(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -152,8 +153,10 @@ Status UndoJournal::Recover(const std::string& data_path, bool* rolled_back) {
   bool valid = ReadExactly(journal.get(), &header, sizeof header) &&
                std::memcmp(header.magic, kMagic, sizeof kMagic) == 0 && header.version == kVersion &&
                header.header_size == kHeaderSize && header.crc == Crc(&header, offsetof(Header, crc));
+  Status s;
   if (valid && (header.flags & kFlagAbsent)) {
     // The session created the file: undoing it removes the file.
+    if (!(s = still_locked()).ok()) return s;
     if (unlink(data_path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", data_path);
     *rolled_back = true;
   } else if (valid) {
@@ -161,6 +164,7 @@ Status UndoJournal::Recover(const std::string& data_path, bool* rolled_back) {
     // lock): undo it.
     Fd data(open(data_path.c_str(), O_RDWR | O_CLOEXEC));
     if (data.get() < 0) return Errno("cannot open for rollback", data_path);
+    if (!(s = still_locked()).ok()) return s;
     if (ftruncate(data.get(), static_cast<off_t>(header.original_end)) != 0)
       return Errno("cannot truncate for rollback", data_path);
     std::vector<char> bytes;
@@ -171,12 +175,19 @@ Status UndoJournal::Recover(const std::string& data_path, bool* rolled_back) {
       bytes.resize(r.length);
       if (!ReadExactly(journal.get(), bytes.data(), bytes.size()) || r.data_crc != Crc(bytes.data(), bytes.size()))
         break;
+      if (!(s = still_locked()).ok()) return s;
       if (!PwriteAll(data.get(), bytes.data(), bytes.size(), r.offset)) return Errno("cannot roll back", data_path);
     }
     if (fsync(data.get()) != 0) return Errno("cannot sync the rolled-back", data_path);
     *rolled_back = true;
   }
-  // A torn header means the session never wrote to the file.
+  // A torn header means the session never wrote to the file. Remove the
+  // journal we read, not one a later holder may have made under its name.
+  if (!(s = still_locked()).ok()) return s;
+  struct stat read_one, named;
+  if (fstat(journal.get(), &read_one) != 0 || stat(path.c_str(), &named) != 0 || read_one.st_ino != named.st_ino ||
+      read_one.st_dev != named.st_dev)
+    return Status::LockLost("the journal of '" + data_path + "' changed during its rollback");
   if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove the journal", path);
   SyncDirectoryOf(path);
   return Status::OK();

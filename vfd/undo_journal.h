@@ -62,8 +62,12 @@ class UndoJournal {
   static std::string PathFor(const std::string& data_path);
 
   // Rolls `data_path` back if a journal is beside it. *rolled_back tells
-  // whether there was anything to undo. REQUIRES: the exclusive lock.
-  static Status Recover(const std::string& data_path, bool* rolled_back);
+  // whether there was anything to undo. REQUIRES: the exclusive lock;
+  // `still_locked` is asked before every change to the file or the journal,
+  // so that a recoverer paused past its lease stops (a rollback is
+  // idempotent: the next holder starts it again from the journal).
+  static Status Recover(const std::string& data_path, const std::function<Status()>& still_locked,
+                        bool* rolled_back);
 
   // Starts the journal of a session on `data_path`, whose current size is
   // the original end. The journal file is created on the first save.
