@@ -116,6 +116,11 @@ Status ConfigFromFapl(hid_t fapl, Config* config, std::string* text) {
 // 3. Callbacks
 // ============================================================================
 
+herr_t Terminate() {
+  ForgetErrorClass();
+  return 0;
+}
+
 void* FaplGet(H5FD_t* f) {
   auto info = static_cast<H5FD_redislock_config_t*>(std::malloc(sizeof(H5FD_redislock_config_t)));
   if (!info) return nullptr;
@@ -143,6 +148,7 @@ herr_t FaplFree(void* info) {
 }
 
 H5FD_t* Open(const char* name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+  EnsureErrorClass();
   std::unique_ptr<H5FD_redislock_t> handle;
   herr_t rc = Guarded("H5FD_redislock_open", H5E_CANTOPENFILE, [&] {
     Config config;
@@ -277,7 +283,7 @@ const H5FD_class_t kRedisLockClass = {
     H5FD_REDISLOCK_NAME,                                 // name
     static_cast<haddr_t>((haddr_t{1} << 63) - 1),        // maxaddr (as sec2)
     H5F_CLOSE_WEAK,                                      // fc_degree
-    nullptr,                                             // terminate
+    Terminate,                                           // terminate
     nullptr,                                             // sb_size
     nullptr,                                             // sb_encode
     nullptr,                                             // sb_decode

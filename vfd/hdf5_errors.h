@@ -16,8 +16,14 @@
 
 namespace h5redislock {
 
+// Registers our error class if HDF5 has not got it (once per library
+// lifetime). Call where clearing HDF5's error stack does no harm: it does.
+void EnsureErrorClass();
+// HDF5 shuts down (the driver's terminate callback): the class is gone.
+void ForgetErrorClass();
+
 // Pushes `status` (not OK) for the callback `function`, with HDF5's major
-// class H5E_VFL and the given minor class.
+// class H5E_VFL and the given minor class. Pushing never clears the stack.
 void PushError(const Status& status, const char* function, hid_t minor);
 
 // Saves the current error stack for the scope's duration: the public HDF5

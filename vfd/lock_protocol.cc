@@ -569,7 +569,11 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     if (state == "granted") {
       if (!lease->active()) lease->Activate(sent);
       *fence = ReplyInteger(ReplyElement(reply.get(), 1));
-      return Status::OK();
+      // A waiter that was paused, or whose entry Redis lost, may be handed a
+      // grant it can no longer trust: give it back rather than fail later.
+      s = lease->CheckValid("taking the lock");
+      if (s.ok()) return s;
+      break;
     }
     if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead)) {
       s = UnexpectedReply(keys, "ACQUIRE");
@@ -610,7 +614,9 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
                               watch, &popped);
     if (s.ok() && ReplyArraySize(popped.get()) == 2) {
       *fence = ReplyInteger(ReplyElement(popped.get(), 1));
-      return Status::OK();
+      s = lease->CheckValid("taking the lock");
+      if (s.ok()) return s;
+      break;
     }
     if (!s.ok() && Clock::now() < give_up) {
       std::this_thread::sleep_for(kLivenessTick);
