@@ -10,12 +10,15 @@ namespace h5redislock {
 
 void LeaseKeeper::Add(std::shared_ptr<LockLease> lease) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Wake the thread only if its next round would come too late for this
+  // lease: an uncontended open must not cost a context switch.
+  const bool wake = idle_ || Clock::now() + lease->renew_period() < next_round_;
   leases_.push_back(std::move(lease));
   if (!started_) {
     started_ = true;
     std::thread(&LeaseKeeper::Run, this).detach();  // lives as long as the process
   }
-  if (leases_.size() == 1) wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void LeaseKeeper::Remove(const LockLease* lease) {
@@ -28,10 +31,13 @@ void LeaseKeeper::Remove(const LockLease* lease) {
 void LeaseKeeper::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
+    idle_ = true;
     wake_.wait(lock, [this] { return !leases_.empty(); });
+    idle_ = false;
     auto period = std::chrono::milliseconds::max();
     for (const auto& l : leases_) period = std::min(period, l->renew_period());
-    wake_.wait_for(lock, period);
+    next_round_ = Clock::now() + period;
+    wake_.wait_until(lock, next_round_);
     std::vector<std::shared_ptr<LockLease>> due;
     for (const auto& l : leases_)
       if (l->active() && !l->lost()) due.push_back(l);

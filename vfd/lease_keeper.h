@@ -42,6 +42,8 @@ class LeaseKeeper {
   std::condition_variable wake_;
   std::vector<std::shared_ptr<LockLease>> leases_;  // guarded by mu_
   bool started_ = false;                            // guarded by mu_
+  bool idle_ = true;                                // guarded by mu_: waiting for a first lease
+  Clock::time_point next_round_;                    // guarded by mu_
 };
 
 }  // namespace h5redislock

@@ -269,24 +269,28 @@ redis.call('HSET', info, token, cjson.encode(rec))
 return blocked('queued')
 )lua";
 
-// LEAVE retain_ms token [token ...]
+// LEAVE retain_ms describe token [token ...]
 //   -> {'held' | 'queued' | 'none' (what the first token was), {views of holders after}, now}
 // Used to release, to give up waiting, and to reap entries of dead processes.
+// The holders are described only if `describe` is '1' (for a timeout's
+// message): a release must not cost more with every reader that holds.
 const char kLeave[] = R"lua(
 local retain = tonumber(ARGV[1])
 prune()
 local first = 'none'
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local t = ARGV[i]
   local was = 'none'
   if redis.call('ZSCORE', held, t) then was = 'held'
   elseif redis.call('ZSCORE', queue, t) then was = 'queued' end
-  if i == 2 then first = was end
+  if i == 3 then first = was end
   forget(t)
 end
 promote()
 local holders = {}
-for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
+if ARGV[2] == '1' then
+  for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
+end
 tidy(retain)
 return {first, holders, now}
 )lua";
@@ -485,8 +489,8 @@ std::vector<std::string> DeadEntries(const std::vector<LockEntry>& entries, std:
 Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEntry>* holders,
               long long* now_ms) {
   Reply reply;
-  Status s = RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), lease.token()},
-                       &reply);
+  Status s = RunScript(conn, Script::kLeave, lease.keys(),
+                       {std::to_string(lease.retain_ms()), "1", lease.token()}, &reply);
   if (!s.ok()) return s;
   if (!ParseEntries(ReplyElement(reply.get(), 1), holders)) return UnexpectedReply(lease.keys(), "LEAVE");
   *now_ms = ReplyInteger(ReplyElement(reply.get(), 2));
@@ -649,7 +653,8 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
 Status ReleaseLock(const LockLease& lease, bool* was_held) {
   Reply reply;
   Status s = lease.pool().Run([&](RedisConnection& conn) {
-    return RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), lease.token()}, &reply);
+    return RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), "0", lease.token()},
+                     &reply);
   });
   if (!s.ok())
     return s.WithContext("cannot release the lock on '" + lease.file() + "' (it expires within the lease)");
@@ -681,7 +686,7 @@ Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vect
 
 Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
                      double retain_s) {
-  Argv args = {std::to_string(static_cast<long long>(retain_s * 1000))};
+  Argv args = {std::to_string(static_cast<long long>(retain_s * 1000)), "0"};
   args.insert(args.end(), tokens.begin(), tokens.end());
   Reply reply;
   return RunScript(conn, Script::kLeave, keys, args, &reply);
