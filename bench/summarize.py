@@ -229,6 +229,16 @@ def case8(t, results):
         t.add(f"8  {mode}: redislock − sec2", minus(ours, sec2), sec2, "Ir")
 
 
+def case9(t, results):
+    c = load_case(results, "journal")
+    t.section("9. write sessions: journal=undo vs journal=off, paired (time ratio; bytes the journal added)")
+    for kind, target in (("append_rows", None), ("overwrite_chunk", None), ("update_attributes", None),
+                         ("create_delete_groups", None), ("rewrite_64MiB", 1.10)):
+        name = f"Journal/{kind}"
+        t.add(f"9  {kind}: time", None, None, "", target=target, ratio=get(c, name, "ratio"))
+        t.add(f"9  {kind}: journal bytes", get(c, name, "journal_bytes"), None, "B")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: summarize.py RESULTS_DIR")
@@ -239,7 +249,7 @@ def main():
             print(f.read().rstrip())
         print()
     table = Table()
-    for case in (case1, case2, case3, case4, case5, case7, case8):
+    for case in (case1, case2, case3, case4, case5, case7, case8, case9):
         case(table, results)
     table.print()
 
