@@ -41,7 +41,7 @@ TEST_F(SecurityTest, AclUserWithOnlyTheDriversCommands) {
   RedisServer redis;
   // Exactly what the scripts and the client use, on our prefix only.
   redis.Command({"ACL", "SETUSER", "h5user", "on", ">user-pass-789", "~h5redislock:*", "resetchannels", "-@all",
-                 "+eval", "+evalsha", "+blpop", "+time", "+hget", "+hset", "+hdel", "+hincrby", "+hgetall", "+zadd",
+                 "+eval", "+evalsha", "+blpop", "+info", "+time", "+hget", "+hset", "+hdel", "+hincrby", "+hgetall", "+zadd",
                  "+zrem", "+zscore", "+zrank", "+zrange", "+zrangebyscore", "+zcard", "+lpush", "+pexpire", "+del"});
   std::string pw = dir_.File("pw");
   std::ofstream(pw) << "user-pass-789\n";

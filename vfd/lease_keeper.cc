@@ -5,6 +5,7 @@
 
 #include "lock_protocol.h"
 #include "log.h"
+#include "server_watch.h"
 
 namespace h5redislock {
 
@@ -13,6 +14,11 @@ void LeaseKeeper::Add(std::shared_ptr<LockLease> lease) {
   // Wake the thread only if its next round would come too late for this
   // lease: an uncontended open must not cost a context switch.
   const bool wake = idle_ || Clock::now() + lease->renew_period() < next_round_;
+  if (watched_.insert(&lease->pool()).second) {
+    // The pool lives as long as the process's lock table: so does the watch.
+    ConnectionPool* pool = &lease->pool();
+    WatchServer(lease->pool_ptr(), [this, pool](const std::string& reason) { LoseAll(pool, reason); });
+  }
   leases_.push_back(std::move(lease));
   if (!started_) {
     started_ = true;
@@ -26,6 +32,15 @@ void LeaseKeeper::Remove(const LockLease* lease) {
   leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
                                [lease](const std::shared_ptr<LockLease>& l) { return l.get() == lease; }),
                 leases_.end());
+}
+
+void LeaseKeeper::LoseAll(const ConnectionPool* pool, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& l : leases_) {
+    if (&l->pool() != pool || l->lost()) continue;
+    l->MarkLost(reason);
+    Log(LogLevel::kInfo, "lock on '" + l->file() + "' lost: " + reason + "; I/O on it is fenced from now on");
+  }
 }
 
 void LeaseKeeper::Run() {

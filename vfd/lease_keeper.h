@@ -7,7 +7,8 @@
 // local deadline runs out by itself if Redis stays away (lock_lease.h).
 //
 // The thread starts with the first registration and then sleeps while there
-// is nothing to renew. After fork() the child gets a keeper of its own (see
+// is nothing to renew. Each server with leases is also watched for restarts
+// (server_watch.h), which lose its leases at once. After fork() the child gets a keeper of its own (see
 // LockTable::ForThisProcess): a keeper never renews another process's entries.
 //
 // Thread-safety: Add and Remove may be called from any thread.
@@ -17,6 +18,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -37,11 +39,14 @@ class LeaseKeeper {
  private:
   void Run();
   void RenewRound(const std::vector<std::shared_ptr<LockLease>>& leases);
+  // Every lease taken through `pool` is lost (server_watch.h).
+  void LoseAll(const ConnectionPool* pool, const std::string& reason);
 
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<std::shared_ptr<LockLease>> leases_;  // guarded by mu_
   bool started_ = false;                            // guarded by mu_
+  std::set<const ConnectionPool*> watched_;         // guarded by mu_: servers under watch
   bool idle_ = true;                                // guarded by mu_: waiting for a first lease
   Clock::time_point next_round_;                    // guarded by mu_
 };

@@ -59,6 +59,7 @@ class LockLease {
   Clock::time_point deadline() const;
 
   ConnectionPool& pool() const { return *pool_; }
+  const std::shared_ptr<ConnectionPool>& pool_ptr() const { return pool_; }
   const LockKeys& keys() const { return keys_; }
   const std::string& token() const { return token_; }
   const std::string& file() const { return file_; }

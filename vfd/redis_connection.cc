@@ -103,6 +103,8 @@ const redisReply* ReplyElement(const redisReply* r, size_t i) {
 RedisConnection::RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl)
     : endpoint_(endpoint), ctx_(ctx), ssl_(ssl) {}
 
+int RedisConnection::fd() const { return ctx_->fd; }
+
 RedisConnection::~RedisConnection() {
   redisFree(ctx_);
   if (ssl_) redisFreeSSLContext(ssl_);

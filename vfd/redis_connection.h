@@ -68,6 +68,7 @@ class RedisConnection {
 
   bool broken() const { return broken_; }
   const RedisEndpoint& endpoint() const { return endpoint_; }
+  int fd() const;  // the socket, for waiting on it (server_watch.h)
 
  private:
   RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl);
