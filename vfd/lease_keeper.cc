@@ -17,7 +17,9 @@ void LeaseKeeper::Add(std::shared_ptr<LockLease> lease) {
   if (watched_.insert(&lease->pool()).second) {
     // The pool lives as long as the process's lock table: so does the watch.
     ConnectionPool* pool = &lease->pool();
-    WatchServer(lease->pool_ptr(), [this, pool](const std::string& reason) { LoseAll(pool, reason); });
+    WatchServer(
+        lease->pool_ptr(), [this, pool] { return HasLeasesOn(pool); },
+        [this, pool](const std::string& reason) { LoseAll(pool, reason); });
   }
   leases_.push_back(std::move(lease));
   if (!started_) {
@@ -32,6 +34,12 @@ void LeaseKeeper::Remove(const LockLease* lease) {
   leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
                                [lease](const std::shared_ptr<LockLease>& l) { return l.get() == lease; }),
                 leases_.end());
+}
+
+bool LeaseKeeper::HasLeasesOn(const ConnectionPool* pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(leases_.begin(), leases_.end(),
+                     [pool](const std::shared_ptr<LockLease>& l) { return &l->pool() == pool; });
 }
 
 void LeaseKeeper::LoseAll(const ConnectionPool* pool, const std::string& reason) {

@@ -41,6 +41,7 @@ class LeaseKeeper {
   void RenewRound(const std::vector<std::shared_ptr<LockLease>>& leases);
   // Every lease taken through `pool` is lost (server_watch.h).
   void LoseAll(const ConnectionPool* pool, const std::string& reason);
+  bool HasLeasesOn(const ConnectionPool* pool);
 
   std::mutex mu_;
   std::condition_variable wake_;

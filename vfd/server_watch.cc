@@ -23,11 +23,19 @@ std::string RunId(RedisConnection& conn) {
   return info.substr(at + key.size(), end - at - key.size());
 }
 
-void Watch(std::shared_ptr<ConnectionPool> pool, std::function<void(const std::string&)> on_lost) {
+void Watch(std::shared_ptr<ConnectionPool> pool, std::function<bool()> wanted,
+           std::function<void(const std::string&)> on_lost) {
   std::unique_ptr<RedisConnection> conn;
   std::string run_id;
   bool reported = false;  // the current outage was reported already
   for (;;) {
+    if (!wanted()) {  // no leases there: nothing to protect, no connection kept
+      conn.reset();
+      run_id.clear();
+      reported = false;
+      std::this_thread::sleep_for(kRetry);
+      continue;
+    }
     if (!conn) {
       std::unique_ptr<RedisConnection> fresh;
       Status s = RedisConnection::Open(pool->endpoint(), pool->timeout_s(), &fresh);
@@ -49,7 +57,7 @@ void Watch(std::shared_ptr<ConnectionPool> pool, std::function<void(const std::s
     }
     // An idle connection becomes readable only when the server closes it.
     pollfd pfd{conn->fd(), POLLIN | POLLRDHUP, 0};
-    if (poll(&pfd, 1, -1) > 0) {
+    if (poll(&pfd, 1, static_cast<int>(kRetry.count())) > 0) {
       Log(LogLevel::kDebug, "the watch connection to Redis at " + pool->endpoint().Describe() + " closed");
       conn.reset();
     }
@@ -58,8 +66,10 @@ void Watch(std::shared_ptr<ConnectionPool> pool, std::function<void(const std::s
 
 }  // namespace
 
-void WatchServer(std::shared_ptr<ConnectionPool> pool, std::function<void(const std::string&)> on_lost) {
-  std::thread(Watch, std::move(pool), std::move(on_lost)).detach();  // lives as long as the process
+void WatchServer(std::shared_ptr<ConnectionPool> pool, std::function<bool()> wanted,
+                 std::function<void(const std::string&)> on_lost) {
+  // Lives as long as the process.
+  std::thread(Watch, std::move(pool), std::move(wanted), std::move(on_lost)).detach();
 }
 
 }  // namespace h5redislock

@@ -29,8 +29,11 @@
 namespace h5redislock {
 
 // Starts a thread (for the process's lifetime) that watches `pool`'s server
-// and calls `on_lost(reason)` whenever that server restarted or went away.
-void WatchServer(std::shared_ptr<ConnectionPool> pool, std::function<void(const std::string&)> on_lost);
+// while `wanted()` (while the process has leases there; otherwise it keeps
+// no connection and makes no calls) and calls `on_lost(reason)` whenever that
+// server restarted or went away.
+void WatchServer(std::shared_ptr<ConnectionPool> pool, std::function<bool()> wanted,
+                 std::function<void(const std::string&)> on_lost);
 
 }  // namespace h5redislock
 
