@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/hiredis_ssl.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -138,7 +139,12 @@ Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
 
   redisSSLContext* ssl = nullptr;
   if (endpoint.transport == RedisEndpoint::Transport::kTls) {
-    std::call_once(g_openssl_once, [] { redisInitOpenSSL(); });
+    std::call_once(g_openssl_once, [] {
+      // Our threads (keeper, server watch) may still use OpenSSL while the
+      // process exits: OpenSSL must not free its state from an atexit handler.
+      OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+      redisInitOpenSSL();
+    });
     redisSSLContextError ssl_err = REDIS_SSL_CTX_NONE;
     const TlsOptions& t = endpoint.tls;
     auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
