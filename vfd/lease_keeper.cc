@@ -31,12 +31,16 @@ void RenewOne(LockLease* lease) {
   Reply reply;
   Clock::time_point sent;
   Status replicated;
+  bool fenced = false;
   Status s = router.Run(lease->keys().slot(), [&](RedisConnection& conn) {
+    fenced = lease->lost();  // fenced meanwhile: see RenewBatch
+    if (fenced) return Status::OK();
     sent = Clock::now();
     Status run = RunScript(conn, Script::kRenew, lease->keys(), RenewArgs(*lease), &reply);
     replicated = run.ok() ? router.ConfirmReplicated(conn, "the renewal") : Status::OK();
     return run;
   });
+  if (fenced) return;
   bool alive = false;
   if (s.ok()) s = ParseRenewReply(*lease, reply.get(), &alive);
   Settle(lease, s, alive, replicated, sent);
@@ -45,14 +49,23 @@ void RenewOne(LockLease* lease) {
 // Renews leases whose locks are on one master, in one round trip.
 void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
   const Argv wait = router.WaitCommand();
+  std::vector<LockLease*> sent_for;
   std::vector<Reply> replies;
   std::vector<bool> redirected;
   Clock::time_point sent;
   Status replicated;
   // All of the batch's locks are on the master of the first one's slot.
   Status s = router.Run(batch.front()->keys().slot(), [&](RedisConnection& conn) {
+    // A lease fenced meanwhile (its master failed over, as a retry here may
+    // have just learnt) is not renewed: its entry runs out for the waiters.
+    sent_for.clear();
     std::vector<Argv> commands;
-    for (LockLease* l : batch) commands.push_back(RenewCommand(*l));
+    for (LockLease* l : batch) {
+      if (l->lost()) continue;
+      sent_for.push_back(l);
+      commands.push_back(RenewCommand(*l));
+    }
+    if (commands.empty()) return Status::OK();
     if (!wait.empty()) commands.push_back(wait);
     sent = Clock::now();
     Status run = conn.Pipeline(commands, &replies);
@@ -60,7 +73,7 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
     // A lock whose slot moved is renewed again on its own below; the others
     // are answered, so the batch is not sent again.
     redirected.clear();
-    for (size_t i = 0; i < batch.size(); ++i) redirected.push_back(router.Redirected(conn, replies[i].get()));
+    for (size_t i = 0; i < sent_for.size(); ++i) redirected.push_back(router.Redirected(conn, replies[i].get()));
     conn.TakeRedirection();
     replicated = wait.empty() ? Status::OK() : router.CheckWaitReply(conn, replies.back().get(), "the renewals");
     return run;
@@ -69,8 +82,8 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
     Log(LogLevel::kInfo, "lease renewal failed, will retry: " + s.message());
     return;
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    LockLease* lease = batch[i];
+  for (size_t i = 0; i < sent_for.size(); ++i) {
+    LockLease* lease = sent_for[i];
     if (redirected[i] || ReplyString(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
       RenewOne(lease);  // elsewhere now, or the script cache was flushed: run it by body once
       continue;

@@ -567,6 +567,19 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     std::this_thread::sleep_for(kLivenessTick);
     return true;
   };
+  // A grant that cannot be used yet: too few replicas confirmed it (one may
+  // be resyncing after a failover), or the master that made it has been
+  // failed over since. It is asked for again while the timeout allows.
+  auto unusable = [&](const Status& replicated) {
+    return replicated.ok() ? Status::Unavailable("the Redis master was failed over as it granted the " + what)
+                           : replicated;
+  };
+  // Reaps entries of dead processes of this host.
+  auto remove = [&](const std::vector<std::string>& tokens) {
+    return router.Run(slot, [&](RedisConnection& c) {
+      return RemoveEntries(c, keys, tokens, lease->retain_ms() / 1000.0);
+    });
+  };
   long long now_ms = 0;
   std::vector<LockEntry> ahead;
   Clock::time_point queued_at;  // when the last ACQUIRE that found us queued was sent
@@ -589,20 +602,17 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
       if (s.code() == Status::Code::kUnavailable && may_retry()) continue;
       break;
     }
-    if (!replicated.ok()) {
-      s = replicated;
-      break;
-    }
     const std::string state = ReplyString(ReplyElement(reply.get(), 0));
     if (state == "granted") {
-      // A waiter that was paused, or whose entry Redis lost, may be handed a
-      // grant it can no longer trust: ask again rather than use it.
-      s = TakeGrant(lease, sent, term) ? lease->CheckValid("taking the lock")
-                                       : Status::Unavailable("the Redis master was failed over as it granted the " + what);
+      // Used once enough replicas confirm it, while its master's term runs,
+      // and if its lease is valid (a waiter that was paused, or whose entry
+      // Redis lost, may be handed a grant it can no longer trust).
+      s = replicated.ok() && TakeGrant(lease, sent, term) ? lease->CheckValid("taking the lock") : unusable(replicated);
       if (s.ok()) {
         *fence = ReplyInteger(ReplyElement(reply.get(), 1));
         return s;
       }
+      lease->Start(sent);  // the entry is there: the keeper renews it while we ask again
       if (may_retry()) continue;
       break;
     }
@@ -617,7 +627,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     }
     std::vector<std::string> dead = DeadEntries(ahead, &reaped);
     if (!dead.empty()) {
-      s = router.Run(slot, [&](RedisConnection& c) { return RemoveEntries(c, keys, dead, lease->retain_ms() / 1000.0); });
+      s = remove(dead);
       if (!s.ok()) break;
       continue;  // ask again: the lock may be ours now
     }
@@ -641,7 +651,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     auto watch = [&] {
       std::vector<std::string> gone = DeadEntries(ahead, &reaped);
       if (gone.empty()) return;
-      reap_status = router.Run(slot, [&](RedisConnection& side) { return RemoveEntries(side, keys, gone, lease->retain_ms() / 1000.0); });
+      reap_status = remove(gone);
     };
     // BLPOP on the master that serves the lock: the grant is pushed there.
     ConnectionPool::Lease conn;
@@ -665,14 +675,13 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
       // Granted while we waited. A lease that lapsed meanwhile (Redis was
       // unreachable for a while) is confirmed by ACQUIRE first.
       if (!lease->CheckValid("taking the lock").ok()) continue;
-      s = router.ConfirmReplicated(*conn, grant);
-      if (!s.ok()) break;
-      if (TakeGrant(lease, queued_at, conn->term())) {
+      Status replicated = router.ConfirmReplicated(*conn, grant);
+      if (replicated.ok() && TakeGrant(lease, queued_at, conn->term())) {
         *fence = ReplyInteger(ReplyElement(popped.get(), 1));
         return Status::OK();
       }
+      s = unusable(replicated);
       if (may_retry()) continue;
-      s = Status::Unavailable("the Redis master was failed over as it granted the " + what);
       break;
     }
     // Timed out: ACQUIRE again, which prunes expired entries and tells us

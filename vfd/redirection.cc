@@ -37,6 +37,8 @@ Redirection ParseRedirection(const redisReply* reply) {
   } else if (text.find("READONLY You can't write") != std::string_view::npos ||
              (text.rfind("UNBLOCKED", 0) == 0 && text.find("replica") != std::string_view::npos)) {
     r.kind = Redirection::Kind::kNotMaster;
+  } else if (text.rfind("TRYAGAIN", 0) == 0 || text.rfind("CLUSTERDOWN", 0) == 0) {
+    r.kind = Redirection::Kind::kTryAgain;
   }
   if (!r) return Redirection();
   r.text = std::string(text);

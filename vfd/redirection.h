@@ -8,6 +8,10 @@
 //   READONLY ...                 a replica (a master that was failed over)
 //   UNBLOCKED ... (master -> replica?)   a blocked command on a master that
 //                                just became a replica
+//   TRYAGAIN, CLUSTERDOWN        Redis Cluster: the slot is being migrated
+//                                and the command's keys are split, or the
+//                                cluster is failing a node over: try again
+//                                shortly
 // Lua scripts report a refused call inside their own error text, so the
 // markers are looked for anywhere in it.
 //
@@ -24,7 +28,7 @@ struct redisReply;
 namespace h5redislock {
 
 struct Redirection {
-  enum class Kind { kNone, kMoved, kAsk, kNotMaster };
+  enum class Kind { kNone, kMoved, kAsk, kNotMaster, kTryAgain };
   Kind kind = Kind::kNone;
   int slot = -1;         // kMoved, kAsk
   HostPort address;      // kMoved, kAsk

@@ -283,7 +283,10 @@ Redirection RedisConnection::TakeRedirection() {
 }
 
 ConnectionPool::ConnectionPool(RedisEndpoint endpoint, double timeout_s, bool identify)
-    : endpoint_(std::move(endpoint)), timeout_s_(timeout_s), identify_(identify), term_(std::make_shared<MasterTerm>()) {}
+    : endpoint_(std::move(endpoint)),
+      timeout_s_(timeout_s),
+      identify_(identify),
+      term_(std::make_shared<MasterTerm>()) {}
 
 ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
   if (this != &other) {

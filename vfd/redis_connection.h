@@ -83,6 +83,7 @@ class RedisConnection {
 
   // The first redirection among the replies read since the last call.
   Redirection TakeRedirection();
+  const Redirection& redirection() const { return redirection_; }
 
   // The master's reign this connection was opened in (set by its pool).
   const std::shared_ptr<MasterTerm>& term() const { return term_; }

@@ -1,6 +1,7 @@
 #include "router.h"
 
 #include <cstdio>
+#include <thread>
 
 #include "cluster_router.h"
 #include "sentinel_router.h"
@@ -10,7 +11,9 @@ namespace {
 
 // Redirections chase a moving target (a failover, a slot migration); a few
 // hops settle any real change, more mean a misconfigured cluster.
-constexpr int kMaxAttempts = 5;
+constexpr int kMaxMoves = 5;
+// Between tries while a slot migrates or the cluster fails a node over.
+constexpr auto kTryAgainPause = std::chrono::milliseconds(50);
 
 HostPort NodeOf(const RedisConnection& conn) { return {conn.endpoint().host, conn.endpoint().port}; }
 
@@ -33,13 +36,16 @@ class SingleRouter : public Router {
 }  // namespace
 
 Status Router::GetNode(const HostPort& address, ConnectionPool::Lease*) {
-  return Status::Unavailable("Redis redirected a command to " + address.Describe() + " (ASK), which only a cluster does");
+  return Status::Unavailable("Redis redirected a command to " + address.Describe() +
+                             " (ASK), which only a cluster does");
 }
 
 Status Router::Run(int slot, const Op& op) {
+  const auto patience = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(timeout_s_));
   HostPort ask;
   Status s;
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  for (int moves = 0;;) {
     ConnectionPool::Lease conn;
     const bool asking = !ask.host.empty();
     s = asking ? GetNode(ask, &conn) : Get(slot, &conn);
@@ -51,10 +57,14 @@ Status Router::Run(int slot, const Op& op) {
       if (!s.ok()) return s;
     }
     s = op(*conn);
+    // ASK and TRYAGAIN last as long as a migration; the others are hops.
+    const Redirection::Kind kind = conn->redirection().kind;
+    const bool transient = kind == Redirection::Kind::kAsk || kind == Redirection::Kind::kTryAgain;
     ask = HostPort();
     if (!Reroute(conn, &ask)) return s;
+    if (transient ? Clock::now() >= patience : ++moves >= kMaxMoves) return s;
+    if (kind == Redirection::Kind::kTryAgain) std::this_thread::sleep_for(kTryAgainPause);
   }
-  return s;
 }
 
 bool Router::Reroute(const ConnectionPool::Lease& conn, HostPort* ask) {
@@ -63,6 +73,7 @@ bool Router::Reroute(const ConnectionPool::Lease& conn, HostPort* ask) {
     *ask = r.address;
     return true;
   }
+  if (r.kind == Redirection::Kind::kTryAgain) return true;
   if (r) return Learn(NodeOf(*conn), r);
   if (!conn->broken()) return false;  // an answer, perhaps an error one: not ours to retry
   const bool changed = Learn(NodeOf(*conn), r);
@@ -76,7 +87,7 @@ bool Router::Reroute(const ConnectionPool::Lease& conn, HostPort* ask) {
 bool Router::Redirected(const RedisConnection& conn, const redisReply* reply) {
   Redirection r = ParseRedirection(reply);
   if (!r) return false;
-  if (r.kind != Redirection::Kind::kAsk) Learn(NodeOf(conn), r);
+  if (r.kind != Redirection::Kind::kAsk && r.kind != Redirection::Kind::kTryAgain) Learn(NodeOf(conn), r);
   return true;
 }
 

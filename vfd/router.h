@@ -51,15 +51,16 @@ class Router {
   // many locks on one master (the lease keeper); null when not known yet.
   virtual ConnectionPool* PoolFor(int slot) = 0;
 
-  // Runs `op` on the master of `slot`, following redirections and retrying
-  // once when a reused connection had died: `op` must be safe to repeat, as
-  // every lock script is.
+  // Runs `op` on the master of `slot`, following redirections, retrying once
+  // when a reused connection had died, and for up to the connect timeout
+  // while the cluster says TRYAGAIN or CLUSTERDOWN: `op` must be safe to
+  // repeat, as every lock script is.
   Status Run(int slot, const Op& op);
 
   // After commands on `conn` (from this router): learns what their replies
   // or a transport failure say about the topology. True if the command
   // should be sent again, to wherever Get routes it now, or (*ask set) once
-  // to the node of an ASK redirection.
+  // to the node of an ASK redirection; after TRYAGAIN, shortly.
   bool Reroute(const ConnectionPool::Lease& conn, HostPort* ask);
 
   // Learns from one reply among many on `conn` (the keeper's pipelines):
