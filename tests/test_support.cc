@@ -75,7 +75,21 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra, bool tcp) : extra_(std::move(extra)), tcp_(tcp) {
+std::string ServerProgram() {
+  const char* choice = getenv("H5REDISLOCK_TEST_SERVER");
+  const std::string server = choice && *choice ? choice : "redis";
+  if (server != "redis" && server != "valkey")
+    throw std::runtime_error("H5REDISLOCK_TEST_SERVER='" + server + "': expected 'redis' or 'valkey'");
+  return server + "-server";
+}
+
+std::string CliProgram() {
+  std::string server = ServerProgram();
+  return server.substr(0, server.find('-')) + "-cli";
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra, bool tcp, std::string config)
+    : extra_(std::move(extra)), tcp_(tcp), config_(std::move(config)) {
   socket_ = dir_.File("redis.sock");
   if (tcp_) port_ = FreeTcpPort();
   Start();
@@ -86,10 +100,15 @@ RedisServer::~RedisServer() { Stop(); }
 void RedisServer::Start() {
   std::string pidfile = dir_.File("redis.pid");
   std::remove(pidfile.c_str());
-  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--unixsocket", socket_,
-                                   "--save", "", "--appendonly", "no", "--daemonize", "yes",
-                                   "--pidfile", pidfile, "--dir", dir_.path(), "--logfile",
-                                   dir_.File("redis.log")};
+  const std::string program = ServerProgram();
+  std::vector<std::string> args = {program};
+  if (!config_.empty()) {
+    args.push_back(dir_.File("redis.conf"));
+    std::ofstream(args.back()) << config_;
+  }
+  args.insert(args.end(), {"--port", std::to_string(port_), "--unixsocket", socket_, "--save", "", "--appendonly",
+                           "no", "--daemonize", "yes", "--pidfile", pidfile, "--dir", dir_.path(), "--logfile",
+                           dir_.File("redis.log")});
   if (tcp_) args.insert(args.end(), {"--bind", "127.0.0.1"});
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_t child = fork();
@@ -97,12 +116,12 @@ void RedisServer::Start() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execvp("redis-server", argv.data());
+    execvp(program.c_str(), argv.data());
     _exit(127);
   }
   int status = 0;
   waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("redis-server did not start");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(program + " did not start");
   for (int i = 0; i < 500; ++i) {  // up to 5 s for the pid file and socket
     std::ifstream in(pidfile);
     pid_t pid = 0;
@@ -113,7 +132,7 @@ void RedisServer::Start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  throw std::runtime_error("redis-server did not come up in " + dir_.path());
+  throw std::runtime_error(program + " did not come up in " + dir_.path());
 }
 
 void RedisServer::Stop() {
