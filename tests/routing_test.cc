@@ -114,7 +114,7 @@ redisReply Error(const char* text) {
   return r;
 }
 
-TEST(RedirectionTest, MovedAskAndReplicaReplies) {
+TEST(RedirectionTest, MovedAskReplicaAndTryAgainReplies) {
   redisReply moved = Error("MOVED 3999 127.0.0.1:6381");
   Redirection r = ParseRedirection(&moved);
   EXPECT_EQ(r.kind, Redirection::Kind::kMoved);
@@ -126,8 +126,13 @@ TEST(RedirectionTest, MovedAskAndReplicaReplies) {
   EXPECT_EQ(r.address, (HostPort{"::1", 7000}));
   redisReply readonly = Error("ERR user_script:1: READONLY You can't write against a read only replica. script: x");
   EXPECT_EQ(ParseRedirection(&readonly).kind, Redirection::Kind::kNotMaster);
-  redisReply unblocked = Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+  redisReply unblocked =
+      Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
   EXPECT_EQ(ParseRedirection(&unblocked).kind, Redirection::Kind::kNotMaster);
+  redisReply tryagain = Error("TRYAGAIN Multiple keys request during rehashing of slot");
+  EXPECT_EQ(ParseRedirection(&tryagain).kind, Redirection::Kind::kTryAgain);
+  redisReply down = Error("CLUSTERDOWN The cluster is down");
+  EXPECT_EQ(ParseRedirection(&down).kind, Redirection::Kind::kTryAgain);
   redisReply other = Error("H5REDISLOCK_CORRUPT entry x under h5redislock:{/READONLY/x.h5}");
   EXPECT_FALSE(ParseRedirection(&other));
   redisReply garbled = Error("MOVED soon");
