@@ -85,6 +85,13 @@
 // Each state change is one script: there is no check-then-act across round
 // trips. An uncontended open+close is two round trips (ACQUIRE, LEAVE).
 //
+// *Where the lock lives.* A lock's commands go to the master that serves its
+// hash slot (router.h: one server, a Redis Cluster, Sentinel's master); the
+// waiter's BLPOP too, since promote pushes the grant there. When that master
+// is failed over, the grants of its term are fenced (master_term.h); with
+// replicas=N a grant counts only once WAIT confirms N replicas have it, and a
+// renewal extends the local deadline only then (see "Failover" in README.md).
+//
 // *Write sessions.* The lock keeps writers apart; what a writer that dies in
 // mid-session leaves behind is undone by its undo journal (undo_journal.h):
 // made before the session's first write, committed by its removal at the
