@@ -140,7 +140,8 @@ size_t LocalCluster::AnyLiveNode() const {
 }
 
 size_t LocalCluster::MasterOf(int slot) const {
-  const View::Node* n = ViewOf(AnyLiveNode()).ServerOf(slot);
+  const View view = ViewOf(AnyLiveNode());
+  const View::Node* n = view.ServerOf(slot);
   if (!n) throw std::runtime_error("no master serves slot " + std::to_string(slot));
   return IndexOfPort(n->port);
 }
@@ -172,7 +173,8 @@ size_t LocalCluster::KillMaster(int slot) {
   nodes_[master]->Kill();
   const double give_up = MonotonicSeconds() + kSettleSeconds;
   for (;;) {
-    const View::Node* n = ViewOf(AnyLiveNode()).ServerOf(slot);
+    const View view = ViewOf(AnyLiveNode());
+    const View::Node* n = view.ServerOf(slot);
     if (n && n->port != nodes_[master]->port()) break;
     if (MonotonicSeconds() > give_up) throw std::runtime_error("no replica took over from the killed master");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
