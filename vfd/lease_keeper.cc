@@ -138,15 +138,25 @@ void LeaseKeeper::Run() {
 
 void LeaseKeeper::RenewRound(const std::vector<std::shared_ptr<LockLease>>& leases) {
   // By master: leases whose master is not known yet go on their own.
-  std::map<std::pair<Router*, ConnectionPool*>, std::vector<LockLease*>> by_master;
+  using Batches = std::map<std::pair<Router*, ConnectionPool*>, std::vector<LockLease*>>;
+  Batches by_master;
   for (const auto& l : leases) by_master[{&l->router(), l->router().PoolFor(l->keys().slot())}].push_back(l.get());
-  for (auto& [where, batch] : by_master) {
-    if (where.second) {
-      RenewBatch(*where.first, batch);
+  auto renew = [](Batches::const_iterator it) {
+    if (it->first.second) {
+      RenewBatch(*it->first.first, it->second);
     } else {
-      for (LockLease* lease : batch) RenewOne(lease);
+      for (LockLease* lease : it->second) RenewOne(lease);
     }
+  };
+  if (by_master.size() == 1) {
+    renew(by_master.begin());
+    return;
   }
+  // A master that does not answer (a host down: connects time out) must not
+  // hold up the renewals on the others: a thread per master.
+  std::vector<std::thread> threads;
+  for (auto it = by_master.cbegin(); it != by_master.cend(); ++it) threads.emplace_back(renew, it);
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace h5redislock

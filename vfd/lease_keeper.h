@@ -2,7 +2,8 @@
 //
 // One keeper per process renews every registered lease (waiters and holders)
 // every lease/3: one pipelined round trip per Redis master per round (each
-// node of a cluster, router.h), whatever the number of locks. A renewal that
+// node of a cluster, router.h, in a thread of its own, so that one that
+// hangs delays no other), whatever the number of locks. A renewal that
 // finds its entry gone marks the lease lost; one that fails for transport
 // reasons changes nothing, and the lease's local deadline runs out by itself
 // if Redis stays away (lock_lease.h). With replicas= (router.h) a round ends
