@@ -51,10 +51,14 @@ TEST_F(SentinelTest, LocksGoToTheMasterTheSentinelsName) {
   EXPECT_NE(error_.find("2 of the 3 replicas"), std::string::npos) << error_;
 }
 
+// The old master answers as a master until a Sentinel turns it into a replica
+// (seconds later); but its replicas stop confirming the holder's renewals, so
+// the holder asks the Sentinels, learns of the failover and is fenced, before
+// its lease would have run out.
 TEST_F(SentinelTest, SentinelFailoverFencesTheHolder) {
   const std::string path = dir_.File("failover.h5");
   ASSERT_TRUE(Create(path, Config())) << error_;
-  CheckFencedHandOver({path, Config(3), Config(3), /*fence_within=*/3, /*grant_within=*/6, "failed over"},
+  CheckFencedHandOver({path, Config(6), Config(6), /*fence_within=*/5, /*grant_within=*/10, "failed over"},
                       [&] { sentinels_.FailOver(); });
 }
 

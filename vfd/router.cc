@@ -96,11 +96,12 @@ Argv Router::WaitCommand() const {
   return {"WAIT", std::to_string(policy_.replicas), std::to_string(policy_.wait_ms)};
 }
 
-Status Router::CheckWaitReply(const RedisConnection& conn, const redisReply* reply, const std::string& what) const {
+Status Router::CheckWaitReply(const RedisConnection& conn, const redisReply* reply, const std::string& what) {
   const std::string where = "Redis at " + conn.endpoint().Describe();
   if (IsErrorReply(reply)) return Status::Unavailable(where + " refused WAIT: " + ReplyString(reply));
   const long long acked = ReplyInteger(reply);
   if (acked >= policy_.replicas) return Status::OK();
+  Learn(NodeOf(conn), Redirection());
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%g", policy_.wait_ms / 1000.0);
   return Status::Unavailable(where + ": " + std::to_string(acked) + " of the " + std::to_string(policy_.replicas) +
@@ -109,7 +110,7 @@ Status Router::CheckWaitReply(const RedisConnection& conn, const redisReply* rep
                              "replica_timeout=)");
 }
 
-Status Router::ConfirmReplicated(RedisConnection& conn, const std::string& what) const {
+Status Router::ConfirmReplicated(RedisConnection& conn, const std::string& what) {
   Argv wait = WaitCommand();
   if (wait.empty()) return Status::OK();
   Reply reply;

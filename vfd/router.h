@@ -72,12 +72,15 @@ class Router {
 
   // Confirms that the writes made through `conn` so far reached the policy's
   // replicas (WAIT); OK at once when the policy asks for none. `what` was
-  // written ("the grant of the lock on 'x.h5'"), for the error.
-  Status ConfirmReplicated(RedisConnection& conn, const std::string& what) const;
+  // written ("the grant of the lock on 'x.h5'"), for the error. Replicas
+  // that stop confirming may mean that the master was failed over behind our
+  // back (Sentinel promoted one of them; the old master answers until it is
+  // turned into a replica), so the router also looks again.
+  Status ConfirmReplicated(RedisConnection& conn, const std::string& what);
   // The same, in pieces, for pipelines: the command (empty when the policy
   // asks for none), and the meaning of its reply.
   Argv WaitCommand() const;
-  Status CheckWaitReply(const RedisConnection& conn, const redisReply* reply, const std::string& what) const;
+  Status CheckWaitReply(const RedisConnection& conn, const redisReply* reply, const std::string& what);
 
  protected:
   // What the topology-specific routers do with news of a change from the
