@@ -36,7 +36,7 @@ LocalSentinels::LocalSentinels(int replicas, int sentinels) {
                              " 1000\nsentinel failover-timeout " + kMasterName + " 10000\n";
   for (int i = 0; i < sentinels; ++i)
     sentinels_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{"--sentinel"}, /*tcp=*/true, config));
-  WaitFor(0);
+  WaitFor(0, replicas);
 }
 
 std::string LocalSentinels::url() const {
@@ -56,31 +56,28 @@ size_t LocalSentinels::NamedMaster(size_t sentinel) const {
 
 size_t LocalSentinels::master() const { return NamedMaster(0); }
 
-void LocalSentinels::WaitFor(size_t master) const {
+void LocalSentinels::WaitFor(size_t master, int replicas) const {
   const double give_up = MonotonicSeconds() + kSettleSeconds;
   const std::string others = std::to_string(sentinels_.size() - 1);
-  int live = 0;
-  for (const auto& s : servers_) live += s->running();
   std::string why;
   while (MonotonicSeconds() < give_up) {
     why.clear();
     for (size_t i = 0; i < sentinels_.size(); ++i) {
       if (NamedMaster(i) != master) why = "a Sentinel names another master";
-      // Sentinels that know each other and every replica can agree on a failover.
+      // Sentinels that know each other and the replicas can agree on a failover.
       std::string state = sentinels_[i]->Command({"SENTINEL", "MASTER", kMasterName});
       if (Field(state, "num-other-sentinels", '\n') != others) why = "the Sentinels do not know each other yet";
-      // (A killed master stays among them, down.)
-      if (std::atoi(Field(state, "num-slaves", '\n').c_str()) < live - 1)
-        why = "a Sentinel does not know every replica";
+      if (std::atoi(Field(state, "num-slaves", '\n').c_str()) < replicas) why = "a Sentinel does not know the replicas";
     }
     if (Field(servers_[master]->Command({"INFO", "replication"}), "role", ':') != "master") why = "not master yet";
+    int replicating = 0;
     for (size_t i = 0; i < servers_.size(); ++i) {
       if (i == master || !servers_[i]->running()) continue;
       std::string replication = servers_[i]->Command({"INFO", "replication"});
-      if (Field(replication, "master_port", ':') != std::to_string(servers_[master]->port()) ||
-          Field(replication, "master_link_status", ':') != "up")
-        why = "a replica does not replicate from the master";
+      replicating += Field(replication, "master_port", ':') == std::to_string(servers_[master]->port()) &&
+                     Field(replication, "master_link_status", ':') == "up";
     }
+    if (replicating < replicas) why = "too few replicas replicate from the master";
     if (why.empty()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -96,7 +93,8 @@ size_t LocalSentinels::FailOver() {
     if (MonotonicSeconds() > give_up) throw std::runtime_error("the failover did not happen");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  WaitFor(master());
+  // The old master turns replica when a Sentinel next looks at it (up to 10 s).
+  WaitFor(master(), static_cast<int>(servers_.size()) - 2);
   return master();
 }
 
@@ -111,7 +109,7 @@ size_t LocalSentinels::KillMaster() {
     if (MonotonicSeconds() > give_up) throw std::runtime_error("no replica took over from the killed master");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  WaitFor(master());
+  WaitFor(master(), static_cast<int>(servers_.size()) - 2);
   return master();
 }
 

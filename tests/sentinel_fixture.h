@@ -35,16 +35,18 @@ class LocalSentinels {
 
   // SENTINEL FAILOVER: a replica is promoted at once (what the old master had
   // not sent it is lost); waits until every Sentinel names it, it is master,
-  // and the old master replicates from it. Returns the new master.
+  // and the other replicas replicate from it (the old master follows later).
+  // Returns the new master.
   size_t FailOver();
   // SIGKILLs the master and waits until the Sentinels promoted a replica.
   // Returns the new master.
   size_t KillMaster();
 
  private:
-  // Waits until every Sentinel names `master`, it is master, every other live
-  // server replicates from it with its link up, and the Sentinels know them.
-  void WaitFor(size_t master) const;
+  // Waits until every Sentinel names `master`, it is master, at least
+  // `replicas` servers replicate from it with their link up, and the
+  // Sentinels know each other and that many replicas.
+  void WaitFor(size_t master, int replicas) const;
   size_t NamedMaster(size_t sentinel) const;
 
   std::vector<std::unique_ptr<RedisServer>> servers_;
