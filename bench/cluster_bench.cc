@@ -1,4 +1,4 @@
-// cluster_bench.cc: case 9, locks spread over a Redis Cluster's shards:
+// cluster_bench.cc: case 10, locks spread over a Redis Cluster's shards:
 // kProcesses processes, all started together, each take and release kCycles
 // locks (the driver's lock table, without HDF5) among kLocks lock names, one
 // in ten exclusive. Reported: acquisitions per second on a cluster of one
