@@ -611,15 +611,16 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     }
     const std::string state = ReplyString(ReplyElement(reply.get(), 0));
     if (state == "granted") {
-      // Used once enough replicas confirm it, while its master's term runs,
-      // and if its lease is valid (a waiter that was paused, or whose entry
-      // Redis lost, may be handed a grant it can no longer trust).
-      s = replicated.ok() && TakeGrant(lease, sent, term) ? lease->CheckValid("taking the lock") : unusable(replicated);
-      if (s.ok()) {
+      if (replicated.ok() && TakeGrant(lease, sent, term)) {
+        // A waiter that was paused, or whose entry Redis lost, may be handed
+        // a grant it can no longer trust: give it back rather than fail later.
+        s = lease->CheckValid("taking the lock");
+        if (!s.ok()) break;
         *fence = ReplyInteger(ReplyElement(reply.get(), 1));
         return s;
       }
       lease->Start(sent);  // the entry is there: the keeper renews it while we ask again
+      s = unusable(replicated);
       if (may_retry()) continue;
       break;
     }
@@ -679,9 +680,10 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
       break;
     }
     if (ReplyArraySize(popped.get()) == 2) {
-      // Granted while we waited. A lease that lapsed meanwhile (Redis was
-      // unreachable for a while) is confirmed by ACQUIRE first.
-      if (!lease->CheckValid("taking the lock").ok()) continue;
+      // Granted while we waited: given back if the lease ran out meanwhile (as
+      // above), asked for again if it cannot be used yet.
+      s = lease->CheckValid("taking the lock");
+      if (!s.ok()) break;
       Status replicated = router.ConfirmReplicated(*conn, grant);
       if (replicated.ok() && TakeGrant(lease, queued_at, conn->term())) {
         *fence = ReplyInteger(ReplyElement(popped.get(), 1));
