@@ -2,8 +2,9 @@
 // the tests. Nothing here is a mock.
 //
 //   RedisServer   a private redis-server on a unix socket (optionally also a
-//                 TCP port) in its own temporary directory, stopped by pid;
-//                 valkey-server instead with H5REDISLOCK_TEST_SERVER=valkey
+//                 TCP port) in its own temporary directory: a child of the
+//                 test, stopped by pid, and killed by the kernel if the test
+//                 dies first; valkey-server with H5REDISLOCK_TEST_SERVER=valkey
 //   TempDir       a directory removed with its contents
 //   RunChild      fork() a child that runs a function and _exit()s with its result
 //   SharedArray   memory shared by the processes of one test (MAP_SHARED)
