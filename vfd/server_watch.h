@@ -4,9 +4,9 @@
 // them again at once, while their holders go on trusting their leases until
 // they next renew (lease_keeper.h): without more, two writers could hold one
 // file for up to lease/3. So each connection pool (one per server, or per
-// master of a cluster or Sentinel set-up: redis_connection.h) keeps, from its
-// first connection on, one idle connection to its server and waits for that
-// connection to close. When it does, the watch connects again and compares
+// master of a cluster or Sentinel set-up: redis_connection.h) keeps, while a
+// lock granted through it is in use, one idle connection to its server and
+// waits for that connection to close. When it does, the watch connects again and compares
 // the server's run id: a different run id (a restart), or no server at all
 // (a killed master, before any failover), ends the pool's term, which loses
 // every lease granted there at once (master_term.h), before a restarted
