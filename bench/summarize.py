@@ -239,6 +239,18 @@ def case9(t, results):
         t.add(f"9  {kind}: journal bytes", get(c, name, "journal_bytes"), None, "B")
 
 
+def case10(t, results):
+    c = load_case(results, "cluster")
+    processes = get(c, "cluster/shards:3", "processes")
+    locks = get(c, "cluster/shards:3", "locks")
+    what = f"{processes:.0f} processes, {locks:.0f} locks" if processes and locks else "not measured"
+    t.section(f"10. locks over a Redis Cluster's shards ({what}): acquisitions per second")
+    t.add("10 1-shard cluster (TCP) vs the one server of cases 1-8", get(c, "cluster/shards:1", "acquisitions_per_s"),
+          get(c, "cluster/one_server", "acquisitions_per_s"), "/s")
+    t.add("10 3 shards vs 1 shard", get(c, "cluster/shards:3", "acquisitions_per_s"),
+          get(c, "cluster/shards:1", "acquisitions_per_s"), "/s")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: summarize.py RESULTS_DIR")
@@ -249,7 +261,7 @@ def main():
             print(f.read().rstrip())
         print()
     table = Table()
-    for case in (case1, case2, case3, case4, case5, case7, case8, case9):
+    for case in (case1, case2, case3, case4, case5, case7, case8, case9, case10):
         case(table, results)
     table.print()
 

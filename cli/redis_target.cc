@@ -97,6 +97,12 @@ Status ResolveTarget(const ParsedArgs& args, Target* out) {
 }
 
 Status Connect(const Target& target, std::unique_ptr<RedisConnection>* conn) {
+  // The commands read and change locks on one server; the driver alone routes
+  // among a cluster's shards or follows Sentinel.
+  if (target.config.redis.topology != RedisEndpoint::Topology::kSingle)
+    return Status::InvalidArgument("the h5redislock commands speak to one Redis server, not to " +
+                                   target.config.redis.Describe() +
+                                   ": give --url redis://<the master that serves the lock>");
   return RedisConnection::Open(target.config.redis, target.config.connect_timeout_s, conn);
 }
 

@@ -35,7 +35,9 @@ std::vector<OptionSpec> TargetOptions();
 
 Status ResolveTarget(const ParsedArgs& args, Target* out);
 
-// A connection to the target's server, with the config's connect timeout.
+// A connection to the target's server, with the config's connect timeout; an
+// error for a cluster or Sentinel url (the driver routes those, not the
+// commands).
 Status Connect(const Target& target, std::unique_ptr<RedisConnection>* conn);
 
 }  // namespace cli

@@ -601,6 +601,17 @@ TEST_F(CliTest, DoctorReportsAnUnreachableRedis) {
   EXPECT_TRUE(Contains(out.out, "unreachable")) << out.out;
 }
 
+// The commands speak to one server; a cluster or Sentinel url is refused
+// with what to give instead, not sent to a node or a Sentinel that would
+// answer something else.
+TEST_F(CliTest, ClusterAndSentinelUrlsAreRefusedClearly) {
+  for (const std::string url : {"redis-cluster://127.0.0.1:1,127.0.0.1:2", "redis-sentinel://127.0.0.1:1/m"}) {
+    Output out = Cli({"status", "--url", url});
+    EXPECT_NE(out.status, 0) << out.out;
+    EXPECT_TRUE(Contains(out.err, "speak to one Redis server")) << out.err;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // every command
 // ---------------------------------------------------------------------------

@@ -10,86 +10,12 @@
 
 #include "hdf5_files.h"
 #include "lock_keys.h"
+#include "puppet.h"
 #include "test_support.h"
 
 namespace h5redislock {
 namespace testing {
 namespace {
-
-// A child process that opens a file, then does what the parent tells it
-// through a pipe, one command character at a time, answering 'y' or 'n':
-//   'w' write the dataset "x" (4 ints) with the next value, 'c' close, 'q' exit.
-class Puppet {
- public:
-  Puppet(const std::string& path, const std::string& config, bool for_writing) {
-    int to_child[2], to_parent[2];
-    if (pipe(to_child) != 0 || pipe(to_parent) != 0) throw std::runtime_error("pipe");
-    pid_ = RunChild([&] {
-      close(to_child[1]);
-      close(to_parent[0]);
-      return Serve(path, config, for_writing, to_child[0], to_parent[1]);
-    });
-    close(to_child[0]);
-    close(to_parent[1]);
-    in_ = to_parent[0];
-    out_ = to_child[1];
-  }
-  ~Puppet() {
-    close(out_);
-    close(in_);
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      WaitChild(pid_);
-    }
-  }
-  // Sends a command; true if the child answered 'y'.
-  bool Ask(char command) {
-    if (write(out_, &command, 1) != 1) return false;
-    char answer = 0;
-    return read(in_, &answer, 1) == 1 && answer == 'y';
-  }
-  bool Opened() {  // the first answer: whether the open succeeded
-    char answer = 0;
-    return read(in_, &answer, 1) == 1 && answer == 'y';
-  }
-  pid_t pid() const { return pid_; }
-  int Wait() {
-    int rc = WaitChild(pid_);
-    pid_ = -1;
-    return rc;
-  }
-
- private:
-  static int Serve(const std::string& path, const std::string& config, bool for_writing, int in, int out) {
-    hid_t fapl = LockedFapl(config);
-    hid_t f = H5Fopen(path.c_str(), for_writing ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    auto answer = [&](bool ok) {
-      char c = ok ? 'y' : 'n';
-      return write(out, &c, 1) == 1;
-    };
-    if (!answer(f >= 0)) return 2;
-    int value = 100;
-    for (char command; read(in, &command, 1) == 1;) {
-      if (command == 'w') {
-        int data[4] = {value, value, value, value};
-        ++value;
-        bool ok = WriteAll(f, "x", H5T_NATIVE_INT, data) && H5Fflush(f, H5F_SCOPE_LOCAL) >= 0;
-        if (!ok) std::fprintf(stderr, "puppet %d: write refused:\n%s", getpid(), ErrorText().c_str());
-        answer(ok);
-      } else if (command == 'c') {
-        answer(H5Fclose(f) >= 0);
-        f = -1;
-      } else if (command == 'q') {
-        return 0;
-      }
-    }
-    return 0;
-  }
-
-  pid_t pid_ = -1;
-  int in_ = -1, out_ = -1;
-};
 
 class FailureTest : public ::testing::Test {
  protected:

@@ -219,7 +219,7 @@ class TestNetwork {
   // Starts redis-server in the Redis namespace (not daemonized: our child,
   // stopped by its pid).
   bool StartRedis(std::string* why) {
-    std::vector<std::string> args = {"redis-server", "--port", std::to_string(kPort), "--bind"};
+    std::vector<std::string> args = {ServerProgram(), "--port", std::to_string(kPort), "--bind"};
     for (int i = 0; i < hosts_; ++i) args.push_back(RedisAddress(i));
     for (const char* a : {"--protected-mode", "no", "--save", "", "--appendonly", "no", "--daemonize", "no"})
       args.push_back(a);

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,14 +22,14 @@ namespace h5redislock {
 namespace testing {
 namespace {
 
-// A daemonized redis-server is not our child: once dead it may linger as a
-// zombie until init reaps it, which counts as gone.
-bool PidAlive(pid_t pid) {
-  if (kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  size_t paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
+// Waits up to `seconds` for our child `pid` to end, reaping it; false if it
+// still runs.
+bool Reap(pid_t pid, double seconds) {
+  for (int i = 0; i < seconds * 200; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) != 0) return true;  // ended (or not ours any more)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 
 }  // namespace
@@ -75,7 +76,21 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra, bool tcp) : extra_(std::move(extra)), tcp_(tcp) {
+std::string ServerProgram() {
+  const char* choice = getenv("H5REDISLOCK_TEST_SERVER");
+  const std::string server = choice && *choice ? choice : "redis";
+  if (server != "redis" && server != "valkey")
+    throw std::runtime_error("H5REDISLOCK_TEST_SERVER='" + server + "': expected 'redis' or 'valkey'");
+  return server + "-server";
+}
+
+std::string CliProgram() {
+  std::string server = ServerProgram();
+  return server.substr(0, server.find('-')) + "-cli";
+}
+
+RedisServer::RedisServer(std::vector<std::string> extra, bool tcp, std::string config)
+    : extra_(std::move(extra)), tcp_(tcp), config_(std::move(config)) {
   socket_ = dir_.File("redis.sock");
   if (tcp_) port_ = FreeTcpPort();
   Start();
@@ -84,50 +99,54 @@ RedisServer::RedisServer(std::vector<std::string> extra, bool tcp) : extra_(std:
 RedisServer::~RedisServer() { Stop(); }
 
 void RedisServer::Start() {
-  std::string pidfile = dir_.File("redis.pid");
-  std::remove(pidfile.c_str());
-  std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_), "--unixsocket", socket_,
-                                   "--save", "", "--appendonly", "no", "--daemonize", "yes",
-                                   "--pidfile", pidfile, "--dir", dir_.path(), "--logfile",
-                                   dir_.File("redis.log")};
+  const std::string program = ServerProgram();
+  std::vector<std::string> args = {program};
+  if (!config_.empty()) {
+    args.push_back(dir_.File("redis.conf"));
+    std::ofstream(args.back()) << config_;
+  }
+  args.insert(args.end(), {"--port", std::to_string(port_), "--unixsocket", socket_, "--save", "", "--appendonly",
+                           "no", "--daemonize", "no", "--dir", dir_.path(), "--logfile", dir_.File("redis.log")});
   if (tcp_) args.insert(args.end(), {"--bind", "127.0.0.1"});
   args.insert(args.end(), extra_.begin(), extra_.end());
+  std::remove(socket_.c_str());
+  const pid_t test = getpid();
   pid_t child = fork();
   if (child == 0) {
+    // Our child, not a daemon: it dies with the test however the test ends
+    // (a failed assertion, a crash, a sanitizer's abort, ctest's timeout), so
+    // no server outlives its test.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != test) _exit(127);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execvp("redis-server", argv.data());
+    execvp(program.c_str(), argv.data());
     _exit(127);
   }
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("redis-server did not start");
-  for (int i = 0; i < 500; ++i) {  // up to 5 s for the pid file and socket
-    std::ifstream in(pidfile);
-    pid_t pid = 0;
+  if (child < 0) throw std::runtime_error("fork failed");
+  pid_ = child;
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the socket
     struct stat st;
-    if (in >> pid && pid > 0 && stat(socket_.c_str(), &st) == 0) {
-      pid_ = pid;
-      return;
-    }
+    if (stat(socket_.c_str(), &st) == 0) return;
+    if (Reap(child, 0)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  throw std::runtime_error("redis-server did not come up in " + dir_.path());
+  Kill();
+  throw std::runtime_error(program + " did not come up in " + dir_.path());
 }
 
 void RedisServer::Stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
-  for (int i = 0; i < 1000 && PidAlive(pid_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  if (PidAlive(pid_)) kill(pid_, SIGKILL);
+  if (!Reap(pid_, 5)) Kill();
   pid_ = 0;
 }
 
 void RedisServer::Kill() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
-  for (int i = 0; i < 1000 && PidAlive(pid_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  waitpid(pid_, nullptr, 0);
   std::remove(socket_.c_str());
   pid_ = 0;
 }

@@ -2,7 +2,9 @@
 // the tests. Nothing here is a mock.
 //
 //   RedisServer   a private redis-server on a unix socket (optionally also a
-//                 TCP port) in its own temporary directory, stopped by pid
+//                 TCP port) in its own temporary directory: a child of the
+//                 test, stopped by pid, and killed by the kernel if the test
+//                 dies first; valkey-server with H5REDISLOCK_TEST_SERVER=valkey
 //   TempDir       a directory removed with its contents
 //   RunChild      fork() a child that runs a function and _exit()s with its result
 //   SharedArray   memory shared by the processes of one test (MAP_SHARED)
@@ -37,10 +39,17 @@ class TempDir {
   std::string path_;
 };
 
+// The server program the tests run (H5REDISLOCK_TEST_SERVER: "redis", the
+// default, or "valkey"), and the command-line client that goes with it.
+std::string ServerProgram();
+std::string CliProgram();
+
 class RedisServer {
  public:
-  // Starts a server; `extra` are more redis-server arguments ("--requirepass", ...).
-  explicit RedisServer(std::vector<std::string> extra = {}, bool tcp = false);
+  // Starts a server; `extra` are more redis-server arguments ("--requirepass",
+  // ...). `config` is the text of a configuration file, given before them
+  // (a Sentinel needs one, which it rewrites).
+  explicit RedisServer(std::vector<std::string> extra = {}, bool tcp = false, std::string config = {});
   ~RedisServer();  // stops it
 
   void Stop();     // SIGTERM, wait until the pid is gone
@@ -65,6 +74,7 @@ class RedisServer {
   TempDir dir_;
   std::vector<std::string> extra_;
   bool tcp_;
+  std::string config_;
   int port_ = 0;
   std::string socket_;
   pid_t pid_ = 0;

@@ -42,7 +42,8 @@ extern "C" {
 typedef struct H5FD_redislock_config_t {
     int32_t magic;        /* H5FD_REDISLOCK_CONFIG_MAGIC */
     int32_t version;      /* H5FD_REDISLOCK_CONFIG_VERSION */
-    char    url[1024];    /* redis://[[user]:password@]host[:port][/db], rediss://..., unix:///path[?db=N] */
+    char    url[1024];    /* redis://[[user]:password@]host[:port][/db], rediss://..., unix:///path[?db=N],
+                             redis-cluster://host:port,..., redis-sentinel://host:port,.../mastername */
     double  timeout;      /* seconds to wait for the lock; 0 never wait; -1 forever */
     double  lease;        /* seconds a silent holder keeps the lock */
     char    prefix[256];  /* of every Redis key; default "h5redislock:" */

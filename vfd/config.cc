@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +34,15 @@ Status ParseSeconds(std::string_view key, std::string_view value, double lo, dou
     return Status::InvalidArgument(std::string(key) + "='" + text + "' is not a number of seconds" +
                                    (lo < 0 ? " (-1 means forever)" : std::string(" (at least ") + bound + ")"));
   }
+  *out = v;
+  return Status::OK();
+}
+
+Status ParseCount(std::string_view key, std::string_view value, int* out) {
+  int v = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || v < 0 || v > 100)
+    return Status::InvalidArgument(std::string(key) + "='" + std::string(value) + "' is not a count from 0 to 100");
   *out = v;
   return Status::OK();
 }
@@ -70,6 +80,7 @@ Status ParseConfig(std::string_view text, Config* out) {
   Config config;
   std::set<std::string> seen;
   std::string url, password_file, user;
+  int replicas = -1;  // not given
   while (!text.empty()) {
     size_t semi = text.find(';');
     std::string_view item = Trim(text.substr(0, semi));
@@ -111,6 +122,10 @@ Status ParseConfig(std::string_view text, Config* out) {
     } else if (key == "durable") {
       if (value != "0" && value != "1") s = Status::InvalidArgument("durable= must be 0 or 1");
       config.durable = value == "1";
+    } else if (key == "replicas") {
+      s = ParseCount(key, value, &replicas);
+    } else if (key == "replica_timeout") {
+      s = ParseSeconds(key, value, 0.001, &config.replica_timeout_s);
     } else if (key == "user") {
       user = std::string(value);
     } else if (key == "password_file") {
@@ -126,7 +141,8 @@ Status ParseConfig(std::string_view text, Config* out) {
     } else {
       s = Status::InvalidArgument("unknown config key '" + key +
                                   "' (known: url, timeout, connect_timeout, lease, retain, prefix, key, inner, "
-                                  "journal, durable, user, password_file, tls_ca, tls_cert, tls_key, tls_server_name)");
+                                  "journal, durable, replicas, replica_timeout, user, password_file, tls_ca, "
+                                  "tls_cert, tls_key, tls_server_name)");
     }
     if (!s.ok()) return s;
   }
@@ -151,6 +167,10 @@ Status ParseConfig(std::string_view text, Config* out) {
   if (config.redis.tls.cert_file.empty() != config.redis.tls.key_file.empty())
     return Status::InvalidArgument("tls_cert and tls_key must be given together");
 
+  // A failover loses what its new master had not received: by default, wait
+  // for one replica wherever the url says failovers happen.
+  config.replicas = replicas >= 0 ? replicas : config.redis.topology == RedisEndpoint::Topology::kSingle ? 0 : 1;
+
   if (!user.empty()) {
     if (!config.redis.user.empty() && config.redis.user != user)
       return Status::InvalidArgument("user='" + user + "' differs from the user in the url");
@@ -174,6 +194,7 @@ std::string Config::Describe() const {
   s << "url=" << redis.Describe() << ";timeout=" << timeout_s << ";lease=" << lease_s
     << ";prefix=" << prefix << ";inner=" << inner << ";journal=" << (journal ? "undo" : "off")
     << ";durable=" << durable;
+  if (replicas > 0) s << ";replicas=" << replicas << ";replica_timeout=" << replica_timeout_s;
   if (!key.empty()) s << ";key=" << key;
   return s.str();
 }

@@ -8,8 +8,8 @@
 //   url=unix:///run/redis.sock; timeout=30; lease=10
 //
 // Keys (see Config for meanings and defaults): url, timeout, connect_timeout,
-// lease, retain, prefix, key, inner, journal, durable, user, password_file, tls_ca, tls_cert, tls_key,
-// tls_server_name. An unknown key, a repeated key or a bad value is an error
+// lease, retain, prefix, key, inner, journal, durable, replicas, replica_timeout, user, password_file,
+// tls_ca, tls_cert, tls_key, tls_server_name. An unknown key, a repeated key or a bad value is an error
 // naming that key; the password is never repeated in an error.
 //
 // Thread-safety: ParseConfig reads the environment (H5REDISLOCK_URL,
@@ -39,6 +39,11 @@ struct Config {
   std::string inner = "sec2";     // inner=: the driver that does the I/O
   bool journal = true;            // journal=undo|off: all-or-nothing write sessions
   bool durable = false;           // durable=0|1: sessions also survive machine crashes
+  // replicas=N: a grant, and each renewal, counts only once N replicas have
+  // it (WAIT), so that a failover to one of them keeps it; default 1 on a
+  // cluster or Sentinel url, 0 otherwise (see "Failover" in the README).
+  int replicas = 0;
+  double replica_timeout_s = 0.5; // replica_timeout=: how long WAIT waits for them
 
   bool wait_forever() const { return timeout_s < 0; }
 

@@ -5,22 +5,102 @@
 
 #include "lock_protocol.h"
 #include "log.h"
-#include "server_watch.h"
 
 namespace h5redislock {
+namespace {
+
+// What a renewal's outcome means for the lease: extended, lost, or (Redis
+// unreachable, replicas behind) unchanged until the next round.
+void Settle(LockLease* lease, const Status& renewal, bool alive, const Status& replicated, Clock::time_point sent) {
+  if (!renewal.ok()) {
+    Log(LogLevel::kInfo, "lease renewal for '" + lease->file() + "' failed: " + renewal.message());
+  } else if (!alive) {
+    lease->Vanished(sent);
+    if (lease->lost()) Log(LogLevel::kInfo, "lock on '" + lease->file() + "' lost: I/O on it is fenced from now on");
+  } else if (!replicated.ok()) {
+    Log(LogLevel::kInfo, "lease on '" + lease->file() + "' not extended: " + replicated.message());
+  } else {
+    lease->Extend(sent);
+    Log(LogLevel::kDebug, "renewed the lease on '" + lease->file() + "'");
+  }
+}
+
+// Renews one lease on its own (after a redirection or NOSCRIPT).
+void RenewOne(LockLease* lease) {
+  Router& router = lease->router();
+  Reply reply;
+  Clock::time_point sent;
+  Status replicated;
+  bool fenced = false;
+  Status s = router.Run(lease->keys().slot(), [&](RedisConnection& conn) {
+    fenced = lease->lost();  // fenced meanwhile: see RenewBatch
+    if (fenced) return Status::OK();
+    sent = Clock::now();
+    Status run = RunScript(conn, Script::kRenew, lease->keys(), RenewArgs(*lease), &reply);
+    replicated = run.ok() ? router.ConfirmReplicated(conn, "the renewal") : Status::OK();
+    return run;
+  });
+  if (fenced) return;
+  bool alive = false;
+  if (s.ok()) s = ParseRenewReply(*lease, reply.get(), &alive);
+  Settle(lease, s, alive, replicated, sent);
+}
+
+// Renews leases whose locks are on one master, in one round trip.
+void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
+  const Argv wait = router.WaitCommand();
+  std::vector<LockLease*> sent_for;
+  std::vector<Reply> replies;
+  std::vector<bool> redirected;
+  Clock::time_point sent;
+  Status replicated;
+  // All of the batch's locks are on the master of the first one's slot.
+  Status s = router.Run(batch.front()->keys().slot(), [&](RedisConnection& conn) {
+    // A lease fenced meanwhile (its master failed over, as a retry here may
+    // have just learnt) is not renewed: its entry runs out for the waiters.
+    sent_for.clear();
+    std::vector<Argv> commands;
+    for (LockLease* l : batch) {
+      if (l->lost()) continue;
+      sent_for.push_back(l);
+      commands.push_back(RenewCommand(*l));
+    }
+    if (commands.empty()) return Status::OK();
+    if (!wait.empty()) commands.push_back(wait);
+    sent = Clock::now();
+    Status run = conn.Pipeline(commands, &replies);
+    if (!run.ok()) return run;
+    // A lock whose slot moved is renewed again on its own below; the others
+    // are answered, so the batch is not sent again.
+    redirected.clear();
+    for (size_t i = 0; i < sent_for.size(); ++i) redirected.push_back(router.Redirected(conn, replies[i].get()));
+    conn.TakeRedirection();
+    replicated = wait.empty() ? Status::OK() : router.CheckWaitReply(conn, replies.back().get(), "the renewals");
+    return run;
+  });
+  if (!s.ok()) {
+    Log(LogLevel::kInfo, "lease renewal failed, will retry: " + s.message());
+    return;
+  }
+  for (size_t i = 0; i < sent_for.size(); ++i) {
+    LockLease* lease = sent_for[i];
+    if (redirected[i] || ReplyString(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
+      RenewOne(lease);  // elsewhere now, or the script cache was flushed: run it by body once
+      continue;
+    }
+    bool alive = false;
+    Status r = ParseRenewReply(*lease, replies[i].get(), &alive);
+    Settle(lease, r, alive, replicated, sent);
+  }
+}
+
+}  // namespace
 
 void LeaseKeeper::Add(std::shared_ptr<LockLease> lease) {
   std::lock_guard<std::mutex> lock(mu_);
   // Wake the thread only if its next round would come too late for this
   // lease: an uncontended open must not cost a context switch.
   const bool wake = idle_ || Clock::now() + lease->renew_period() < next_round_;
-  if (watched_.insert(&lease->pool()).second) {
-    // The pool lives as long as the process's lock table: so does the watch.
-    ConnectionPool* pool = &lease->pool();
-    WatchServer(
-        lease->pool_ptr(), [this, pool] { return HasLeasesOn(pool); },
-        [this, pool](const std::string& reason) { LoseAll(pool, reason); });
-  }
   leases_.push_back(std::move(lease));
   if (!started_) {
     started_ = true;
@@ -34,21 +114,6 @@ void LeaseKeeper::Remove(const LockLease* lease) {
   leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
                                [lease](const std::shared_ptr<LockLease>& l) { return l.get() == lease; }),
                 leases_.end());
-}
-
-bool LeaseKeeper::HasLeasesOn(const ConnectionPool* pool) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return std::any_of(leases_.begin(), leases_.end(),
-                     [pool](const std::shared_ptr<LockLease>& l) { return &l->pool() == pool; });
-}
-
-void LeaseKeeper::LoseAll(const ConnectionPool* pool, const std::string& reason) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& l : leases_) {
-    if (&l->pool() != pool || l->lost()) continue;
-    l->MarkLost(reason);
-    Log(LogLevel::kInfo, "lock on '" + l->file() + "' lost: " + reason + "; I/O on it is fenced from now on");
-  }
 }
 
 void LeaseKeeper::Run() {
@@ -72,44 +137,26 @@ void LeaseKeeper::Run() {
 }
 
 void LeaseKeeper::RenewRound(const std::vector<std::shared_ptr<LockLease>>& leases) {
-  std::map<ConnectionPool*, std::vector<LockLease*>> by_server;
-  for (const auto& l : leases) by_server[&l->pool()].push_back(l.get());
-  for (auto& [pool, batch] : by_server) {
-    std::vector<Reply> replies;
-    Clock::time_point sent;
-    Status s = pool->Run([&](RedisConnection& conn) {
-      std::vector<Argv> commands;
-      for (LockLease* l : batch) commands.push_back(RenewCommand(*l));
-      sent = Clock::now();
-      return conn.Pipeline(commands, &replies);
-    });
-    if (!s.ok()) {
-      Log(LogLevel::kInfo, "lease renewal failed, will retry: " + s.message());
-      continue;
+  // By master: leases whose master is not known yet go on their own.
+  using Batches = std::map<std::pair<Router*, ConnectionPool*>, std::vector<LockLease*>>;
+  Batches by_master;
+  for (const auto& l : leases) by_master[{&l->router(), l->router().PoolFor(l->keys().slot())}].push_back(l.get());
+  auto renew = [](Batches::const_iterator it) {
+    if (it->first.second) {
+      RenewBatch(*it->first.first, it->second);
+    } else {
+      for (LockLease* lease : it->second) RenewOne(lease);
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      LockLease* lease = batch[i];
-      bool alive = false;
-      Status r = ParseRenewReply(*lease, replies[i].get(), &alive);
-      if (!r.ok() && ReplyString(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
-        Reply again;  // the script cache was flushed: run it by body once
-        r = pool->Run([&](RedisConnection& conn) {
-          return RunScript(conn, Script::kRenew, lease->keys(), RenewArgs(*lease), &again);
-        });
-        if (r.ok()) r = ParseRenewReply(*lease, again.get(), &alive);
-      }
-      if (!r.ok()) {
-        Log(LogLevel::kInfo, "lease renewal for '" + lease->file() + "' failed: " + r.message());
-      } else if (!alive) {
-        lease->MarkLost("Redis no longer has this process's entry: its lease expired, the lock was broken, "
-                        "or Redis lost its data");
-        Log(LogLevel::kInfo, "lock on '" + lease->file() + "' lost: I/O on it is fenced from now on");
-      } else {
-        lease->Extend(sent);
-        Log(LogLevel::kDebug, "renewed the lease on '" + lease->file() + "'");
-      }
-    }
+  };
+  if (by_master.size() == 1) {
+    renew(by_master.begin());
+    return;
   }
+  // A master that does not answer (a host down: connects time out) must not
+  // hold up the renewals on the others: a thread per master.
+  std::vector<std::thread> threads;
+  for (auto it = by_master.cbegin(); it != by_master.cend(); ++it) threads.emplace_back(renew, it);
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace h5redislock

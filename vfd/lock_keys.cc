@@ -1,5 +1,7 @@
 #include "lock_keys.h"
 
+#include "hash_slot.h"
+
 namespace h5redislock {
 namespace {
 
@@ -36,7 +38,7 @@ std::string Unescape(const std::string& text) {
 }  // namespace
 
 LockKeys::LockKeys(const std::string& prefix, const std::string& lock_name)
-    : lock_name_(lock_name), base_(prefix + "{" + Escape(lock_name) + "}") {}
+    : lock_name_(lock_name), base_(prefix + "{" + Escape(lock_name) + "}"), slot_(HashSlot(base_)) {}
 
 std::vector<std::string> LockKeys::ScriptKeys() const {
   std::vector<std::string> keys;

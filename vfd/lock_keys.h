@@ -21,6 +21,8 @@ class LockKeys {
 
   const std::string& lock_name() const { return lock_name_; }
   const std::string& base() const { return base_; }  // <prefix>{<escaped name>}
+  // The Redis Cluster hash slot of every key of the lock (hash_slot.h).
+  int slot() const { return slot_; }
 
   // The keys every script takes, in the order the scripts expect them.
   std::vector<std::string> ScriptKeys() const;
@@ -33,6 +35,7 @@ class LockKeys {
  private:
   std::string lock_name_;
   std::string base_;
+  int slot_;
 };
 
 }  // namespace h5redislock

@@ -11,9 +11,9 @@ long long ToNs(Clock::time_point t) {
 
 }  // namespace
 
-LockLease::LockLease(std::shared_ptr<ConnectionPool> pool, LockKeys keys, std::string token,
-                     double lease_s, double retain_s, std::string file)
-    : pool_(std::move(pool)),
+LockLease::LockLease(std::shared_ptr<Router> router, LockKeys keys, std::string token, double lease_s,
+                     double retain_s, std::string file)
+    : router_(std::move(router)),
       keys_(std::move(keys)),
       token_(std::move(token)),
       lease_ms_(static_cast<long long>(lease_s * 1000)),
@@ -25,9 +25,15 @@ Clock::time_point LockLease::deadline() const {
   return Clock::time_point(std::chrono::nanoseconds(deadline_ns_.load(std::memory_order_acquire)));
 }
 
-void LockLease::Activate(Clock::time_point sent_at) {
+void LockLease::Start(Clock::time_point sent_at) {
   long long usable_ms = lease_ms_ - static_cast<long long>(lease_ms_ * kSafetyMarginFraction);
-  deadline_ns_.store(ToNs(sent_at + std::chrono::milliseconds(usable_ms)), std::memory_order_release);
+  long long proposed = ToNs(sent_at + std::chrono::milliseconds(usable_ms));
+  std::lock_guard<std::mutex> lock(mu_);
+  started_ns_ = ToNs(sent_at);
+  // A renewal sent later may have set a later deadline; a lost lease's is void.
+  if (lost_.load(std::memory_order_relaxed) || proposed > deadline_ns_.load(std::memory_order_relaxed))
+    deadline_ns_.store(proposed, std::memory_order_release);
+  lost_.store(false, std::memory_order_release);
 }
 
 void LockLease::Extend(Clock::time_point sent_at) {
@@ -41,8 +47,19 @@ void LockLease::Extend(Clock::time_point sent_at) {
   if (ToNs(sent_at) >= current) MarkLost("the lease ran out before it could be renewed");
 }
 
+void LockLease::Vanished(Clock::time_point sent_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ToNs(sent_at) < started_ns_) return;
+  MarkLostLocked("Redis no longer has this process's entry: its lease expired, the lock was broken, or Redis lost "
+                 "its data");
+}
+
 void LockLease::MarkLost(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
+  MarkLostLocked(reason);
+}
+
+void LockLease::MarkLostLocked(const std::string& reason) {
   if (lost_.load(std::memory_order_relaxed)) return;
   lost_reason_ = reason;
   lost_.store(true, std::memory_order_release);

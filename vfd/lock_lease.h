@@ -9,9 +9,12 @@
 // two clocks run at about the same rate (see "Guarantees" in the README).
 //
 // The I/O path asks CheckValid(): two atomic loads and a clock read, no lock
-// and no Redis round trip. Once the deadline passes or the keeper learns that
-// the entry is gone, the lease is lost for good: a later successful renewal
+// and no Redis round trip. Once the deadline passes, the keeper learns that
+// the entry is gone, or the master that granted the lock is failed over
+// (master_term.h), the lease is lost for good: a later successful renewal
 // cannot revive it, because someone else may have held the lock in between.
+// Only while it waits (before the grant, when nothing was done under it) may
+// a new entry start it afresh.
 //
 // Thread-safety: all methods are thread-safe.
 #ifndef H5REDISLOCK_LOCK_LEASE_H_
@@ -24,19 +27,19 @@
 #include <string>
 
 #include "lock_keys.h"
-#include "redis_connection.h"
+#include "router.h"
 #include "status.h"
 
 namespace h5redislock {
 
-class LockLease {
+class LockLease : public std::enable_shared_from_this<LockLease> {
  public:
   // The deadline is the lease minus this fraction of it: time for a paused
   // process to notice, and for clock rate differences.
   static constexpr double kSafetyMarginFraction = 0.2;
 
-  LockLease(std::shared_ptr<ConnectionPool> pool, LockKeys keys, std::string token, double lease_s,
-            double retain_s, std::string file);
+  LockLease(std::shared_ptr<Router> router, LockKeys keys, std::string token, double lease_s, double retain_s,
+            std::string file);
   LockLease(const LockLease&) = delete;
   LockLease& operator=(const LockLease&) = delete;
 
@@ -45,11 +48,17 @@ class LockLease {
   // that took the lock: a fork inherits the file, not the lock.
   Status CheckValid(const char* operation) const;
 
-  // The entry exists in Redis since a command sent at `sent_at`.
-  void Activate(Clock::time_point sent_at);
+  // An ACQUIRE sent at `sent_at` found or made the entry (queued or granted):
+  // the lease runs from then. Only for AcquireLock, before the lock is used:
+  // it also revives a lease lost while waiting (the waiter's entry vanished
+  // with a Redis restart or failover, and this ACQUIRE made a new one).
+  void Start(Clock::time_point sent_at);
   // A renewal sent at `sent_at` found the entry and extended it.
   void Extend(Clock::time_point sent_at);
-  // Redis no longer has the entry (expired, broken, or Redis lost its data).
+  // A renewal sent at `sent_at` found the entry gone (expired, broken, or
+  // Redis lost its data): lost, unless an ACQUIRE made it anew since.
+  void Vanished(Clock::time_point sent_at);
+  // The lock can no longer be trusted, for `reason`.
   void MarkLost(const std::string& reason);
 
   bool active() const { return deadline_ns_.load(std::memory_order_acquire) != 0 || lost(); }
@@ -58,8 +67,7 @@ class LockLease {
   bool owned_by_this_process() const;
   Clock::time_point deadline() const;
 
-  ConnectionPool& pool() const { return *pool_; }
-  const std::shared_ptr<ConnectionPool>& pool_ptr() const { return pool_; }
+  Router& router() const { return *router_; }
   const LockKeys& keys() const { return keys_; }
   const std::string& token() const { return token_; }
   const std::string& file() const { return file_; }
@@ -68,7 +76,9 @@ class LockLease {
   std::chrono::milliseconds renew_period() const { return std::chrono::milliseconds(lease_ms_ / 3); }
 
  private:
-  const std::shared_ptr<ConnectionPool> pool_;
+  void MarkLostLocked(const std::string& reason);  // needs mu_
+
+  const std::shared_ptr<Router> router_;
   const LockKeys keys_;
   const std::string token_;
   const long long lease_ms_;
@@ -76,10 +86,11 @@ class LockLease {
   const std::string file_;
   const unsigned long fork_generation_;
 
-  std::atomic<long long> deadline_ns_{0};  // steady clock; 0 until Activate
+  std::atomic<long long> deadline_ns_{0};  // steady clock; 0 until Start
   std::atomic<bool> lost_{false};
   mutable std::mutex mu_;
   std::string lost_reason_;                // guarded by mu_
+  long long started_ns_ = 0;               // guarded by mu_; the last Start's sent_at
 };
 
 }  // namespace h5redislock

@@ -85,6 +85,13 @@
 // Each state change is one script: there is no check-then-act across round
 // trips. An uncontended open+close is two round trips (ACQUIRE, LEAVE).
 //
+// *Where the lock lives.* A lock's commands go to the master that serves its
+// hash slot (router.h: one server, a Redis Cluster, Sentinel's master); the
+// waiter's BLPOP too, since promote pushes the grant there. When that master
+// is failed over, the grants of its term are fenced (master_term.h); with
+// replicas=N a grant counts only once WAIT confirms N replicas have it, and a
+// renewal extends the local deadline only then (see "Failover" in README.md).
+//
 // *Write sessions.* The lock keeps writers apart; what a writer that dies in
 // mid-session leaves behind is undone by its undo journal (undo_journal.h):
 // made before the session's first write, committed by its removal at the
@@ -104,6 +111,7 @@
 #include <sstream>
 #include <thread>
 
+#include "master_term.h"
 #include "no_destructor.h"
 #include "process_identity.h"
 
@@ -497,6 +505,15 @@ Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEnt
   return Status::OK();
 }
 
+// The lock is ours, granted through a connection opened in `term` by a
+// command sent no earlier than `sent`: the lease runs from then, and is fenced
+// when that master's term ends. False if the term has ended already: a grant
+// from a failed-over master cannot be trusted; ask again where the lock lives.
+bool TakeGrant(LockLease* lease, Clock::time_point sent, const std::shared_ptr<MasterTerm>& term) {
+  lease->Start(sent);
+  return !term || term->Enlist(lease->shared_from_this());
+}
+
 std::string Seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g s", s);
@@ -536,47 +553,75 @@ std::string ThisProcessRecord() {
 Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
                    long long* fence) {
   const LockKeys& keys = lease->keys();
-  ConnectionPool& pool = lease->pool();
+  Router& router = lease->router();
+  const int slot = keys.slot();
   const auto started = Clock::now();
   const bool forever = request.timeout_s < 0;
   const auto give_up = forever ? Clock::time_point::max()
                                : started + std::chrono::duration_cast<Clock::duration>(
                                                std::chrono::duration<double>(request.timeout_s));
   const std::string what = std::string(ModeName(request.mode)) + " lock on '" + request.file + "'";
+  const std::string grant = "the grant of the " + what;
   const Argv args = {lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record_json,
                      request.timeout_s == 0 ? "0" : "1", std::to_string(lease->retain_ms())};
   std::set<std::string> reaped;
 
-  ConnectionPool::Lease conn;
-  Status s = pool.Get(&conn);
-  if (!s.ok()) return s.WithContext("cannot take the " + what);
+  // Redis unreachable, failing over, or the lock's slot moving: a queued
+  // waiter asks again (ACQUIRE is idempotent) until its timeout, where the
+  // router now says the lock lives; a newcomer fails at once.
+  auto may_retry = [&] {
+    if (!lease->active() || Clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(kLivenessTick);
+    return true;
+  };
+  // A grant that cannot be used yet: too few replicas confirmed it (one may
+  // be resyncing after a failover), or the master that made it has been
+  // failed over since. It is asked for again while the timeout allows.
+  auto unusable = [&](const Status& replicated) {
+    return replicated.ok() ? Status::Unavailable("the Redis master was failed over as it granted the " + what)
+                           : replicated;
+  };
+  // Reaps entries of dead processes of this host.
+  auto remove = [&](const std::vector<std::string>& tokens) {
+    return router.Run(slot, [&](RedisConnection& c) {
+      return RemoveEntries(c, keys, tokens, lease->retain_ms() / 1000.0);
+    });
+  };
   long long now_ms = 0;
   std::vector<LockEntry> ahead;
+  Clock::time_point queued_at;  // when the last ACQUIRE that found us queued was sent
+  Status s;
   for (;;) {
-    const auto sent = Clock::now();
     Reply reply;
-    s = RunScript(*conn, Script::kAcquire, keys, args, &reply);
+    Clock::time_point sent;
+    std::shared_ptr<MasterTerm> term;
+    Status replicated;
+    s = router.Run(slot, [&](RedisConnection& conn) {
+      sent = Clock::now();
+      term = conn.term();
+      replicated = Status::OK();
+      Status run = RunScript(conn, Script::kAcquire, keys, args, &reply);
+      if (run.ok() && ReplyString(ReplyElement(reply.get(), 0)) == "granted")
+        replicated = router.ConfirmReplicated(conn, grant);
+      return run;
+    });
     if (!s.ok()) {
-      // The connection broke: reconnect and ask again (ACQUIRE is idempotent)
-      // if we are queued and the timeout allows, or once if the connection had
-      // been idle in the pool (it may have died with a Redis restart).
-      bool retry = s.code() == Status::Code::kUnavailable && Clock::now() < give_up &&
-                   (lease->active() || conn.reused());
-      if (retry) {
-        if (conn.reused()) pool.DropIdle();
-        else std::this_thread::sleep_for(kLivenessTick);
-        if (pool.Get(&conn).ok()) continue;
-      }
+      if (s.code() == Status::Code::kUnavailable && may_retry()) continue;
       break;
     }
     const std::string state = ReplyString(ReplyElement(reply.get(), 0));
     if (state == "granted") {
-      if (!lease->active()) lease->Activate(sent);
-      *fence = ReplyInteger(ReplyElement(reply.get(), 1));
-      // A waiter that was paused, or whose entry Redis lost, may be handed a
-      // grant it can no longer trust: give it back rather than fail later.
-      s = lease->CheckValid("taking the lock");
-      if (s.ok()) return s;
+      if (replicated.ok() && TakeGrant(lease, sent, term)) {
+        // A waiter that was paused, or whose entry Redis lost, may be handed
+        // a grant it can no longer trust: give it back rather than fail later.
+        s = lease->CheckValid("taking the lock");
+        if (!s.ok()) break;
+        *fence = ReplyInteger(ReplyElement(reply.get(), 1));
+        return s;
+      }
+      lease->Start(sent);  // the entry is there: the keeper renews it while we ask again
+      s = unusable(replicated);
+      if (may_retry()) continue;
       break;
     }
     if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead)) {
@@ -584,10 +629,13 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
       break;
     }
     now_ms = ReplyInteger(ReplyElement(reply.get(), 4));
-    if (state == "queued" && !lease->active()) lease->Activate(sent);
+    if (state == "queued") {
+      lease->Start(sent);
+      queued_at = sent;
+    }
     std::vector<std::string> dead = DeadEntries(ahead, &reaped);
     if (!dead.empty()) {
-      s = RemoveEntries(*conn, keys, dead, lease->retain_ms() / 1000.0);
+      s = remove(dead);
       if (!s.ok()) break;
       continue;  // ask again: the lock may be ours now
     }
@@ -606,27 +654,45 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     char wait_arg[32];
     std::snprintf(wait_arg, sizeof wait_arg, "%.3f", std::max(wait_s, 0.001));
     const auto local_deadline =
-        until + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(pool.timeout_s()));
+        until + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(router.timeout_s()));
     Status reap_status;
     auto watch = [&] {
       std::vector<std::string> gone = DeadEntries(ahead, &reaped);
       if (gone.empty()) return;
-      reap_status = pool.Run([&](RedisConnection& side) { return RemoveEntries(side, keys, gone, lease->retain_ms() / 1000.0); });
+      reap_status = remove(gone);
     };
+    // BLPOP on the master that serves the lock: the grant is pushed there.
+    ConnectionPool::Lease conn;
+    s = router.Get(slot, &conn);
+    if (!s.ok()) {
+      if (may_retry()) continue;
+      break;
+    }
+    conn->TakeRedirection();
     Reply popped;
     s = conn->BlockingCommand({"BLPOP", keys.WakeKey(lease->token()), wait_arg}, local_deadline, kLivenessTick,
                               watch, &popped);
-    if (s.ok() && ReplyArraySize(popped.get()) == 2) {
-      *fence = ReplyInteger(ReplyElement(popped.get(), 1));
-      s = lease->CheckValid("taking the lock");
-      if (s.ok()) return s;
+    HostPort ask;
+    if (router.Reroute(conn, &ask) || !s.ok()) {
+      // The server failed, or the lock's slot moved, or its master was failed
+      // over: ask again where the lock lives now.
+      if (may_retry()) continue;
       break;
     }
-    if (!s.ok() && Clock::now() < give_up) {
-      std::this_thread::sleep_for(kLivenessTick);
-      if (pool.Get(&conn).ok()) continue;
+    if (ReplyArraySize(popped.get()) == 2) {
+      // Granted while we waited: given back if the lease ran out meanwhile (as
+      // above), asked for again if it cannot be used yet.
+      s = lease->CheckValid("taking the lock");
+      if (!s.ok()) break;
+      Status replicated = router.ConfirmReplicated(*conn, grant);
+      if (replicated.ok() && TakeGrant(lease, queued_at, conn->term())) {
+        *fence = ReplyInteger(ReplyElement(popped.get(), 1));
+        return Status::OK();
+      }
+      s = unusable(replicated);
+      if (may_retry()) continue;
+      break;
     }
-    if (!s.ok()) break;
     // Timed out: ACQUIRE again, which prunes expired entries and tells us
     // where we stand; the loop ends at give_up.
     if (Clock::now() >= give_up) break;
@@ -634,7 +700,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
 
   // Failure: take our entry out of Redis, whatever state it reached.
   std::vector<LockEntry> holders;
-  Status left = pool.Run([&](RedisConnection& c) { return GiveUp(c, *lease, &holders, &now_ms); });
+  Status left = router.Run(slot, [&](RedisConnection& c) { return GiveUp(c, *lease, &holders, &now_ms); });
   if (!s.ok()) {
     if (!left.ok() && lease->active())
       return s.WithContext("cannot take the " + what + " (its waiter entry expires within the lease)");
@@ -652,7 +718,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
 
 Status ReleaseLock(const LockLease& lease, bool* was_held) {
   Reply reply;
-  Status s = lease.pool().Run([&](RedisConnection& conn) {
+  Status s = lease.router().Run(lease.keys().slot(), [&](RedisConnection& conn) {
     return RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), "0", lease.token()},
                      &reply);
   });

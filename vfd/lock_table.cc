@@ -45,11 +45,14 @@ LockTable& LockTable::ForThisProcess() {
   }
 }
 
-std::shared_ptr<ConnectionPool> LockTable::PoolFor(const RedisEndpoint& endpoint, double timeout_s) {
+std::shared_ptr<Router> LockTable::RouterFor(const Config& config) {
+  const ReplicaPolicy policy{config.replicas, static_cast<long long>(config.replica_timeout_s * 1000)};
+  const std::string key = config.redis.PoolKey() + '\0' + std::to_string(policy.replicas) + '/' +
+                          std::to_string(policy.wait_ms);
   std::lock_guard<std::mutex> lock(mu_);
-  auto& pool = pools_[endpoint.PoolKey()];
-  if (!pool) pool = std::make_shared<ConnectionPool>(endpoint, timeout_s);
-  return pool;
+  auto& router = routers_[key];
+  if (!router) router = MakeRouter(config.redis, config.connect_timeout_s, policy);
+  return router;
 }
 
 Status LockTable::Acquire(const Config& config, const std::string& lock_name, LockMode mode,
@@ -78,7 +81,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
     entries_.emplace(table_key, std::move(fresh));
   }
 
-  auto lease = std::make_shared<LockLease>(PoolFor(config.redis, config.connect_timeout_s),
+  auto lease = std::make_shared<LockLease>(RouterFor(config),
                                            LockKeys(config.prefix, lock_name), NewToken(), config.lease_s,
                                            config.retain_s, file);
   keeper_.Add(lease);

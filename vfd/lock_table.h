@@ -18,7 +18,7 @@
 // child's. The parent's state is left alone in the child, deliberately leaked:
 // its mutexes may be held by parent threads that do not exist in the child.
 //
-// Locking: mu_ guards entries_ and pools_; it is never held during a Redis
+// Locking: mu_ guards entries_ and routers_; it is never held during a Redis
 // round trip. A thread that finds an entry being acquired by another thread
 // waits on acquired_ for the outcome.
 #ifndef H5REDISLOCK_LOCK_TABLE_H_
@@ -90,8 +90,9 @@ class LockTable {
   // `before_release` failed, or Redis could not be told.
   Status Release(const std::shared_ptr<HeldLock>& held, const std::function<Status()>& before_release = nullptr);
 
-  // The connection pool for a server, shared by all locks on it.
-  std::shared_ptr<ConnectionPool> PoolFor(const RedisEndpoint& endpoint, double timeout_s);
+  // The router to the servers of `config` (its url, connect timeout and
+  // replica policy), shared by all locks on them.
+  std::shared_ptr<Router> RouterFor(const Config& config);
 
   LockTable() = default;
   LockTable(const LockTable&) = delete;
@@ -108,7 +109,7 @@ class LockTable {
   std::mutex mu_;
   std::condition_variable acquired_;
   std::map<std::string, Entry> entries_;                          // guarded by mu_
-  std::map<std::string, std::shared_ptr<ConnectionPool>> pools_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<Router>> routers_;  // guarded by mu_
   LeaseKeeper keeper_;
 };
 

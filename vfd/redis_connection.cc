@@ -12,6 +12,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "master_term.h"
+#include "server_watch.h"
+
 namespace h5redislock {
 namespace {
 
@@ -225,6 +228,7 @@ Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) return TransportError("no reply");
     replies->emplace_back(static_cast<redisReply*>(raw));
+    Note(replies->back().get());
   }
   return Status::OK();
 }
@@ -247,6 +251,7 @@ Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point dead
     if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return TransportError("bad reply");
     if (raw) {
       reply->reset(static_cast<redisReply*>(raw));
+      Note(reply->get());
       return Status::OK();
     }
     auto now = Clock::now();
@@ -266,6 +271,22 @@ Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point dead
     }
   }
 }
+
+void RedisConnection::Note(const redisReply* reply) {
+  if (!redirection_) redirection_ = ParseRedirection(reply);
+}
+
+Redirection RedisConnection::TakeRedirection() {
+  Redirection r = std::move(redirection_);
+  redirection_ = Redirection();
+  return r;
+}
+
+ConnectionPool::ConnectionPool(RedisEndpoint endpoint, double timeout_s, bool identify)
+    : endpoint_(std::move(endpoint)),
+      timeout_s_(timeout_s),
+      identify_(identify),
+      term_(std::make_shared<MasterTerm>()) {}
 
 ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
   if (this != &other) {
@@ -292,20 +313,73 @@ Status ConnectionPool::Get(Lease* out) {
   }
   std::unique_ptr<RedisConnection> conn;
   Status s = RedisConnection::Open(endpoint_, timeout_s_, &conn);
+  std::string identity;
+  if (s.ok() && identify_) s = Identify(conn.get(), &identity);
   if (!s.ok()) return s;
+  Enroll(conn.get(), identity);
   *out = Lease(this, std::move(conn), false);
   return Status::OK();
 }
 
-Status ConnectionPool::Run(const std::function<Status(RedisConnection&)>& op) {
-  Lease conn;
-  Status s = Get(&conn);
-  if (!s.ok()) return s;
-  s = op(*conn);
-  if (s.code() != Status::Code::kUnavailable || !conn.reused()) return s;
-  DropIdle();
-  s = Get(&conn);
-  return s.ok() ? op(*conn) : s;
+Status ConnectionPool::Identify(RedisConnection* conn, std::string* identity) {
+  std::string role;
+  Status s = ReadServerIdentity(*conn, &role, identity);
+  if (!s.ok() || role == "master") return s;
+  // Whatever reign we knew on this server has certainly ended.
+  EndTerm("Redis at " + endpoint_.Describe() + " was failed over: it is a " + (role.empty() ? "non-master" : role) +
+          " now");
+  return Status::Unavailable("Redis at " + endpoint_.Describe() + " is not a master (role: " + role +
+                             "): it was failed over, or the cluster or Sentinel has not caught up yet");
+}
+
+void ConnectionPool::Enroll(RedisConnection* conn, const std::string& identity) {
+  std::shared_ptr<MasterTerm> ended;
+  std::vector<std::unique_ptr<RedisConnection>> dropped;
+  bool watch = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!identity.empty()) {
+      if (!identity_.empty() && identity_ != identity) {
+        ended = term_;
+        term_ = std::make_shared<MasterTerm>();
+        dropped.swap(idle_);
+      }
+      identity_ = identity;
+    }
+    conn->set_term(term_);
+    watch = !watched_;
+    watched_ = true;
+  }
+  // Another process, or the same one in a later reign: whatever it holds,
+  // grants made before may be missing.
+  if (ended)
+    ended->End("Redis at " + endpoint_.Describe() +
+               " restarted or was failed over (it has another run or replication id now)");
+  if (watch)
+    WatchServer(
+        shared_from_this(), [this] { return HasLeases(); }, [this](const std::string& why) { EndTerm(why); });
+}
+
+bool ConnectionPool::HasLeases() {
+  std::shared_ptr<MasterTerm> term;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    term = term_;
+  }
+  return term->HasLeases();
+}
+
+void ConnectionPool::EndTerm(const std::string& why) {
+  std::shared_ptr<MasterTerm> ended;
+  std::vector<std::unique_ptr<RedisConnection>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ended = term_;
+    term_ = std::make_shared<MasterTerm>();
+    identity_.clear();
+    dropped.swap(idle_);
+  }
+  ended->End(why);
 }
 
 void ConnectionPool::DropIdle() {
@@ -317,6 +391,7 @@ void ConnectionPool::DropIdle() {
 void ConnectionPool::Put(std::unique_ptr<RedisConnection> conn) {
   if (conn->broken()) return;
   std::lock_guard<std::mutex> lock(mu_);
+  if (conn->term() != term_) return;  // opened in a reign that has ended
   if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
 }
 

@@ -5,7 +5,16 @@
 // connection broken; a broken connection is never reused (hiredis's rule: once
 // ctx->err is set, reconnect). An error *reply* from Redis (WRONGTYPE,
 // NOSCRIPT, NOPERM) is not a transport failure: it comes back as a reply and
-// the connection stays usable.
+// the connection stays usable. Replies that redirect (MOVED, ASK, READONLY;
+// redirection.h) are also noted on the connection, for the router that chose
+// it (router.h) to learn from, whoever parsed the reply.
+//
+// A pool keeps the term of its server's current reign (master_term.h), in
+// which connections are opened and locks granted, and ends it when the
+// server restarts or is failed over: its watch (server_watch.h), started
+// with its first connection, sees a restart at once. A pool that identifies
+// (for clusters and Sentinel, where the server may be a replica by now) also
+// checks every new connection's identity and role.
 //
 // Thread-safety: a RedisConnection belongs to one thread at a time. A
 // ConnectionPool is thread-safe; it lends connections out and takes them back.
@@ -19,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "redirection.h"
 #include "redis_endpoint.h"
 #include "status.h"
 
@@ -28,6 +38,7 @@ struct redisSSLContext;
 
 namespace h5redislock {
 
+class MasterTerm;
 using Clock = std::chrono::steady_clock;
 
 struct ReplyDeleter {
@@ -70,23 +81,36 @@ class RedisConnection {
   const RedisEndpoint& endpoint() const { return endpoint_; }
   int fd() const;  // the socket, for waiting on it (server_watch.h)
 
+  // The first redirection among the replies read since the last call.
+  Redirection TakeRedirection();
+  const Redirection& redirection() const { return redirection_; }
+
+  // The master's reign this connection was opened in (set by its pool).
+  const std::shared_ptr<MasterTerm>& term() const { return term_; }
+  void set_term(std::shared_ptr<MasterTerm> term) { term_ = std::move(term); }
+
  private:
   RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl);
   Status TransportError(const char* what);
   Status Authenticate();
+  void Note(const redisReply* reply);
 
   RedisEndpoint endpoint_;
   redisContext* ctx_;
   redisSSLContext* ssl_;
   bool broken_ = false;
+  Redirection redirection_;
+  std::shared_ptr<MasterTerm> term_;
 };
 
 // Connections to one server, kept open between opens of HDF5 files so that an
 // uncontended open+close costs two round trips and no connect.
-class ConnectionPool {
+class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
  public:
-  ConnectionPool(RedisEndpoint endpoint, double timeout_s)
-      : endpoint_(std::move(endpoint)), timeout_s_(timeout_s) {}
+  // With `identify`, every new connection must reach a master, and a new
+  // identity ends the term (see above). Pools are made with make_shared
+  // (their watch keeps them).
+  ConnectionPool(RedisEndpoint endpoint, double timeout_s, bool identify = false);
 
   // A connection lent out by the pool; it goes back when this is destroyed,
   // unless it broke.
@@ -100,6 +124,7 @@ class ConnectionPool {
     ~Lease();
     RedisConnection* operator->() const { return conn_.get(); }
     RedisConnection& operator*() const { return *conn_; }
+    ConnectionPool* pool() const { return pool_; }
     // Taken from the idle list rather than freshly connected: it may have
     // died while idle (a Redis restart), without anyone noticing yet.
     bool reused() const { return reused_; }
@@ -112,24 +137,33 @@ class ConnectionPool {
 
   Status Get(Lease* out);
 
-  // Runs `op` on a connection. If it fails for transport reasons on a reused
-  // connection, the idle connections are dropped (they all died with the
-  // server, most likely) and `op` runs once more on a fresh one: so every
-  // `op` must be safe to repeat, as all lock scripts are.
-  Status Run(const std::function<Status(RedisConnection&)>& op);
-
   // Closes the idle connections.
   void DropIdle();
+  // The server is known not to be the master of the current term any more
+  // (restarted, failed over): ends the term, fencing its locks with `why`;
+  // the next connection starts a new one.
+  void EndTerm(const std::string& why);
+  // Whether a lock granted in the current term is in use (what the watch protects).
+  bool HasLeases();
   const RedisEndpoint& endpoint() const { return endpoint_; }
   double timeout_s() const { return timeout_s_; }
 
  private:
   void Put(std::unique_ptr<RedisConnection> conn);
+  // Checks that a new connection reaches a master; its identity into *identity.
+  Status Identify(RedisConnection* conn, std::string* identity);
+  // Gives a new connection the current term (a new one if `identity`, when
+  // known, differs from the term's), and starts the watch with the first.
+  void Enroll(RedisConnection* conn, const std::string& identity);
 
   const RedisEndpoint endpoint_;
   const double timeout_s_;
+  const bool identify_;
   std::mutex mu_;
   std::vector<std::unique_ptr<RedisConnection>> idle_;  // guarded by mu_
+  std::shared_ptr<MasterTerm> term_;                    // guarded by mu_
+  std::string identity_;  // guarded by mu_; the term's master, "" until a connection identified it
+  bool watched_ = false;  // guarded by mu_
 };
 
 }  // namespace h5redislock

@@ -56,48 +56,107 @@ Status ParseUnixQuery(std::string_view query, RedisEndpoint* ep) {
   return Status::OK();
 }
 
-Status ParseNetworkUrl(std::string_view rest, RedisEndpoint* ep) {
-  // rest = [[user]:password@]host[:port][/db]
-  size_t at = rest.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    std::string_view user = userinfo.substr(0, colon);
-    if (!PercentDecode(user, &ep->user))
-      return Status::InvalidArgument("url: bad percent-escape in the user name");
-    if (colon != std::string_view::npos &&
-        !PercentDecode(userinfo.substr(colon + 1), &ep->password))
-      return Status::InvalidArgument("url: bad percent-escape in the password");
-  }
-  size_t slash = rest.find('/');
-  std::string_view hostport = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    std::string_view db = rest.substr(slash + 1);
-    if (!db.empty() && !ParseInt(db, 0, 1 << 20, &ep->db))
-      return Status::InvalidArgument("url: the database after '/' must be a non-negative integer");
-  }
+// Takes "[[user]:password@]" off the front of `rest`, into ep.
+Status ParseUserInfo(std::string_view* rest, RedisEndpoint* ep) {
+  size_t at = rest->rfind('@');
+  if (at == std::string_view::npos) return Status::OK();
+  std::string_view userinfo = rest->substr(0, at);
+  *rest = rest->substr(at + 1);
+  size_t colon = userinfo.find(':');
+  if (!PercentDecode(userinfo.substr(0, colon), &ep->user))
+    return Status::InvalidArgument("url: bad percent-escape in the user name");
+  if (colon != std::string_view::npos && !PercentDecode(userinfo.substr(colon + 1), &ep->password))
+    return Status::InvalidArgument("url: bad percent-escape in the password");
+  return Status::OK();
+}
+
+// host[:port] or [ipv6][:port]; the port stays `default_port` when not given.
+Status ParseHostPort(std::string_view hostport, int default_port, HostPort* out) {
+  out->port = default_port;
   std::string_view host = hostport;
-  if (!hostport.empty() && hostport.front() == '[') {  // [ipv6]:port
+  std::string_view port;
+  bool has_port = false;
+  if (!hostport.empty() && hostport.front() == '[') {
     size_t close = hostport.find(']');
     if (close == std::string_view::npos) return Status::InvalidArgument("url: unclosed '[' in host");
     host = hostport.substr(1, close - 1);
     std::string_view after = hostport.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':' || !ParseInt(after.substr(1), 1, 65535, &ep->port))
-        return Status::InvalidArgument("url: port must be a number from 1 to 65535");
+      if (after.front() != ':') return Status::InvalidArgument("url: port must be a number from 1 to 65535");
+      port = after.substr(1);
+      has_port = true;
     }
   } else {
     size_t colon = hostport.rfind(':');
     if (colon != std::string_view::npos) {
       host = hostport.substr(0, colon);
-      if (!ParseInt(hostport.substr(colon + 1), 1, 65535, &ep->port))
-        return Status::InvalidArgument("url: port must be a number from 1 to 65535");
+      port = hostport.substr(colon + 1);
+      has_port = true;
     }
   }
+  if (has_port && !ParseInt(port, 1, 65535, &out->port))
+    return Status::InvalidArgument("url: port must be a number from 1 to 65535");
   if (host.empty()) return Status::InvalidArgument("url: no host name");
-  ep->host = std::string(host);
+  out->host = std::string(host);
   return Status::OK();
+}
+
+// rest = [[user]:password@]host[:port][/db]
+Status ParseServerUrl(std::string_view rest, RedisEndpoint* ep) {
+  Status s = ParseUserInfo(&rest, ep);
+  if (!s.ok()) return s;
+  size_t slash = rest.find('/');
+  if (slash != std::string_view::npos) {
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty() && !ParseInt(db, 0, 1 << 20, &ep->db))
+      return Status::InvalidArgument("url: the database after '/' must be a non-negative integer");
+  }
+  HostPort address;
+  s = ParseHostPort(rest.substr(0, slash), ep->port, &address);
+  if (!s.ok()) return s;
+  ep->host = address.host;
+  ep->port = address.port;
+  return Status::OK();
+}
+
+// host[:port],host[:port],... into ep->seeds; the first is also ep's host.
+Status ParseSeeds(std::string_view list, int default_port, RedisEndpoint* ep) {
+  while (true) {
+    size_t comma = list.find(',');
+    HostPort address;
+    Status s = ParseHostPort(list.substr(0, comma), default_port, &address);
+    if (!s.ok()) return s;
+    ep->seeds.push_back(address);
+    if (comma == std::string_view::npos) break;
+    list = list.substr(comma + 1);
+  }
+  ep->host = ep->seeds.front().host;
+  ep->port = ep->seeds.front().port;
+  return Status::OK();
+}
+
+// rest = [[user]:password@]host:port,...[/]
+Status ParseClusterUrl(std::string_view rest, RedisEndpoint* ep) {
+  ep->topology = RedisEndpoint::Topology::kCluster;
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  Status s = ParseUserInfo(&rest, ep);
+  if (!s.ok()) return s;
+  if (rest.find('/') != std::string_view::npos)
+    return Status::InvalidArgument("url: a Redis Cluster has only database 0 (nothing may follow the nodes)");
+  return ParseSeeds(rest, 6379, ep);
+}
+
+// rest = [[user]:password@]host[:port],.../mastername
+Status ParseSentinelUrl(std::string_view rest, RedisEndpoint* ep) {
+  ep->topology = RedisEndpoint::Topology::kSentinel;
+  size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos || slash + 1 == rest.size())
+    return Status::InvalidArgument("url: a Sentinel url names the master after the sentinels (.../mymaster)");
+  ep->master_name = std::string(rest.substr(slash + 1));
+  rest = rest.substr(0, slash);
+  Status s = ParseUserInfo(&rest, ep);
+  if (!s.ok()) return s;
+  return ParseSeeds(rest, 26379, ep);
 }
 
 }  // namespace
@@ -105,15 +164,30 @@ Status ParseNetworkUrl(std::string_view rest, RedisEndpoint* ep) {
 Status ParseRedisUrl(std::string_view url, RedisEndpoint* out) {
   RedisEndpoint ep;
   ep.tls = out->tls;  // TLS files come from separate config keys
-  constexpr std::string_view kRedis = "redis://", kRediss = "rediss://", kUnix = "unix://";
+  using Transport = RedisEndpoint::Transport;
+  struct Scheme {
+    std::string_view prefix;
+    Transport transport;
+    Status (*parse)(std::string_view, RedisEndpoint*);
+  };
+  static const Scheme kSchemes[] = {
+      {"redis://", Transport::kTcp, ParseServerUrl},
+      {"rediss://", Transport::kTls, ParseServerUrl},
+      {"redis-cluster://", Transport::kTcp, ParseClusterUrl},
+      {"rediss-cluster://", Transport::kTls, ParseClusterUrl},
+      {"redis-sentinel://", Transport::kTcp, ParseSentinelUrl},
+      {"rediss-sentinel://", Transport::kTls, ParseSentinelUrl},
+  };
+  constexpr std::string_view kUnix = "unix://";
   Status s;
-  if (url.substr(0, kRedis.size()) == kRedis) {
-    s = ParseNetworkUrl(url.substr(kRedis.size()), &ep);
-  } else if (url.substr(0, kRediss.size()) == kRediss) {
-    ep.transport = RedisEndpoint::Transport::kTls;
-    s = ParseNetworkUrl(url.substr(kRediss.size()), &ep);
+  const Scheme* scheme = nullptr;
+  for (const Scheme& candidate : kSchemes)
+    if (url.substr(0, candidate.prefix.size()) == candidate.prefix) scheme = &candidate;
+  if (scheme) {
+    ep.transport = scheme->transport;
+    s = scheme->parse(url.substr(scheme->prefix.size()), &ep);
   } else if (url.substr(0, kUnix.size()) == kUnix) {
-    ep.transport = RedisEndpoint::Transport::kUnix;
+    ep.transport = Transport::kUnix;
     std::string_view rest = url.substr(kUnix.size());
     size_t q = rest.find('?');
     ep.socket_path = std::string(rest.substr(0, q));
@@ -124,23 +198,28 @@ Status ParseRedisUrl(std::string_view url, RedisEndpoint* out) {
     size_t sep = url.find("://");
     return Status::InvalidArgument(
         "url: unknown scheme '" + std::string(url.substr(0, sep == std::string_view::npos ? 0 : sep)) +
-        "' (expected redis://, rediss:// or unix://)");
+        "' (expected redis://, rediss://, unix://, redis-cluster:// or redis-sentinel://)");
   }
   if (!s.ok()) return s;
   *out = std::move(ep);
   return Status::OK();
 }
 
+std::string HostPort::Describe() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string RedisEndpoint::Describe() const {
   if (transport == Transport::kUnix)
     return "unix://" + socket_path + "?db=" + std::to_string(db);
-  std::string s = transport == Transport::kTls ? "rediss://" : "redis://";
+  std::string s = transport == Transport::kTls ? "rediss" : "redis";
+  if (topology == Topology::kCluster) s += "-cluster";
+  if (topology == Topology::kSentinel) s += "-sentinel";
+  s += "://";
   if (!user.empty()) s += user + "@";
-  if (host.find(':') != std::string::npos)
-    s += "[" + host + "]";
-  else
-    s += host;
-  return s + ":" + std::to_string(port) + "/" + std::to_string(db);
+  if (topology == Topology::kSingle) return s + HostPort{host, port}.Describe() + "/" + std::to_string(db);
+  for (size_t i = 0; i < seeds.size(); ++i) s += (i ? "," : "") + seeds[i].Describe();
+  return topology == Topology::kSentinel ? s + "/" + master_name : s;
 }
 
 std::string RedisEndpoint::PoolKey() const {
@@ -148,6 +227,16 @@ std::string RedisEndpoint::PoolKey() const {
   for (const std::string* part : {&password, &tls.ca_file, &tls.cert_file, &tls.key_file, &tls.server_name})
     key += '\0' + *part;
   return key;
+}
+
+RedisEndpoint RedisEndpoint::Node(const HostPort& address) const {
+  RedisEndpoint node = *this;
+  node.topology = Topology::kSingle;
+  node.seeds.clear();
+  node.master_name.clear();
+  node.host = address.host;
+  node.port = address.port;
+  return node;
 }
 
 }  // namespace h5redislock

@@ -3,13 +3,15 @@
 // A Redis restarted without its data has forgotten every lock and grants
 // them again at once, while their holders go on trusting their leases until
 // they next renew (lease_keeper.h): without more, two writers could hold one
-// file for up to lease/3. So each process that holds locks on a server also
-// keeps one idle connection to it and waits for that connection to close.
-// When it does, the watch connects again and compares the server's run id:
-// a different run id (a restart), or no server at all, loses every lease
-// taken there at once, before a restarted server can have granted anything
-// new. The same run id (an idle connection closed by the server's `timeout`)
-// changes nothing.
+// file for up to lease/3. So each connection pool (one per server, or per
+// master of a cluster or Sentinel set-up: redis_connection.h) keeps, while a
+// lock granted through it is in use, one idle connection to its server and
+// waits for that connection to close. When it does, the watch connects again and compares
+// the server's run id: a different run id (a restart), or no server at all
+// (a killed master, before any failover), ends the pool's term, which loses
+// every lease granted there at once (master_term.h), before a restarted
+// server can have granted anything new. The same run id (an idle connection
+// closed by the server's `timeout`) changes nothing.
 //
 // What remains: a restart that the watch cannot see close its connection (a
 // network cut between the holder and the server during the restart) is only

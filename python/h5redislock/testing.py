@@ -25,7 +25,9 @@ class RedisServer:
         self.socket = os.path.join(self.dir, "redis.sock")
         self.pidfile = os.path.join(self.dir, "redis.pid")
         self.pid = None
-        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        # scripts/test --valkey runs every test against valkey-server.
+        program = os.environ.get("H5REDISLOCK_TEST_SERVER", "redis") + "-server"
+        server = shutil.which(program) or "/usr/bin/" + program
         subprocess.run([server, "--port", "0", "--unixsocket", self.socket, "--save", "",
                         "--appendonly", "no", "--daemonize", "yes", "--pidfile", self.pidfile,
                         "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log")],

@@ -1,0 +1,84 @@
+#include "master_term.h"
+
+#include <algorithm>
+
+#include "lock_lease.h"
+#include "log.h"
+#include "redis_connection.h"
+
+namespace h5redislock {
+namespace {
+
+// The value of `field` in INFO's "field:value" lines; "" if absent.
+std::string InfoField(const std::string& info, const std::string& field) {
+  size_t at = 0;
+  while ((at = info.find(field + ":", at)) != std::string::npos) {
+    if (at == 0 || info[at - 1] == '\n') {
+      size_t start = at + field.size() + 1;
+      size_t end = info.find_first_of("\r\n", start);
+      return info.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    }
+    at += field.size();
+  }
+  return {};
+}
+
+}  // namespace
+
+bool MasterTerm::Enlist(const std::shared_ptr<LockLease>& lease) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ended_) return false;
+  leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
+                               [](const std::weak_ptr<LockLease>& l) { return l.expired(); }),
+                leases_.end());
+  leases_.push_back(lease);
+  return true;
+}
+
+void MasterTerm::End(const std::string& why) {
+  std::vector<std::weak_ptr<LockLease>> fenced;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    fenced.swap(leases_);
+  }
+  int locks = 0;
+  for (const auto& weak : fenced) {
+    if (auto lease = weak.lock()) {
+      lease->MarkLost(why);
+      ++locks;
+    }
+  }
+  if (locks > 0)
+    Log(LogLevel::kInfo, why + ": " + std::to_string(locks) +
+                             " lock(s) granted there fenced, I/O on them fails from now on");
+}
+
+bool MasterTerm::HasLeases() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(leases_.begin(), leases_.end(), [](const std::weak_ptr<LockLease>& l) { return !l.expired(); });
+}
+
+bool MasterTerm::ended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_;
+}
+
+Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string* identity) {
+  // Two sections in two commands: INFO takes one section before Redis 7.
+  std::vector<Reply> replies;
+  Status s = conn.Pipeline({{"INFO", "server"}, {"INFO", "replication"}}, &replies);
+  if (!s.ok()) return s;
+  for (const Reply& r : replies)
+    if (IsErrorReply(r.get()))
+      return Status::Auth("Redis at " + conn.endpoint().Describe() +
+                          " refused INFO, which tells a failover (the user needs it on a cluster or with Sentinel): " +
+                          ReplyString(r.get()));
+  const std::string server = ReplyString(replies[0].get()), replication = ReplyString(replies[1].get());
+  *role = InfoField(replication, "role");
+  *identity = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
+  return Status::OK();
+}
+
+}  // namespace h5redislock

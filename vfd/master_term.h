@@ -1,0 +1,64 @@
+// master_term.h: one reign of one Redis master, as this process knows it.
+//
+// A lock is only as good as the data of the master that granted it. When that
+// master fails over (Sentinel or the cluster promotes a replica, or it
+// restarts), the new master may lack the grant, or a renewal, and give the
+// lock to someone else at once. So every lock granted in the old reign is
+// fenced (its lease marked lost) as soon as this process sees the reign end,
+// whatever the new master holds.
+//
+// A reign is recognised by the master's identity: its run id (new at every
+// start) and its replication id (new whenever a replica is promoted), read
+// from INFO on a cluster's or Sentinel's every new connection, with its role,
+// which must be master. Connections carry the term they were opened in; a
+// grant enlists its lease in the term of the connection that received it.
+// Whoever sees the reign end ends the term: the server's watch sees a restart
+// (server_watch.h), a new connection meets another identity, a reply says the
+// server is a replica, the cluster or Sentinel names another master.
+//
+// Thread-safety: all methods are thread-safe.
+#ifndef H5REDISLOCK_MASTER_TERM_H_
+#define H5REDISLOCK_MASTER_TERM_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace h5redislock {
+
+class LockLease;
+class RedisConnection;
+
+class MasterTerm {
+ public:
+  MasterTerm() = default;
+  MasterTerm(const MasterTerm&) = delete;
+  MasterTerm& operator=(const MasterTerm&) = delete;
+
+  // Fences `lease` when the term ends. False, and nothing enlisted, if it has
+  // ended already: a grant received in an ended term cannot be trusted.
+  bool Enlist(const std::shared_ptr<LockLease>& lease);
+
+  // Ends the term: every enlisted lease is marked lost, with `why` ("Redis at
+  // ... was failed over: ...") as the reason.
+  void End(const std::string& why);
+  bool ended() const;
+  // Whether a lease granted in this term is still in use.
+  bool HasLeases() const;
+
+ private:
+  mutable std::mutex mu_;
+  bool ended_ = false;                          // guarded by mu_
+  std::vector<std::weak_ptr<LockLease>> leases_;  // guarded by mu_
+};
+
+// Reads the role of the server behind `conn` ("master", "slave") and the
+// identity of its reign ("<run id>/<replication id>"), in one round trip.
+Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string* identity);
+
+}  // namespace h5redislock
+
+#endif  // H5REDISLOCK_MASTER_TERM_H_
