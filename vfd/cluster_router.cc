@@ -13,7 +13,7 @@ ClusterRouter::ClusterRouter(const RedisEndpoint& endpoint, double timeout_s, Re
 
 ConnectionPool* ClusterRouter::NodeLocked(const HostPort& address) {
   auto& pool = nodes_[address];
-  if (!pool) pool = std::make_shared<ConnectionPool>(endpoint_.Node(address), timeout_s(), /*identify=*/true);
+  if (!pool) pool = std::make_shared<ConnectionPool>(endpoint_.Node(address), timeout_s());
   return pool.get();
 }
 

@@ -505,13 +505,16 @@ Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEnt
   return Status::OK();
 }
 
-// The lock is ours, granted through a connection opened in `term` by a
-// command sent no earlier than `sent`: the lease runs from then, and is fenced
-// when that master's term ends. False if the term has ended already: a grant
-// from a failed-over master cannot be trusted; ask again where the lock lives.
-bool TakeGrant(LockLease* lease, Clock::time_point sent, const std::shared_ptr<MasterTerm>& term) {
+// The lock is ours, granted in `term` by a command sent no earlier than
+// `sent`: the lease runs from then, and is fenced when that master's term
+// ends. It is used only once the server's watch would see that (server_watch.h).
+// An error if the term has ended already: a grant from a restarted or
+// failed-over master cannot be trusted; ask again where the lock lives.
+Status TakeGrant(LockLease* lease, Clock::time_point sent, MasterTerm& term, const std::string& what) {
   lease->Start(sent);
-  return !term || term->Enlist(lease->shared_from_this());
+  if (!term.Enlist(lease->shared_from_this()))
+    return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what);
+  return term.Watch();
 }
 
 std::string Seconds(double s) {
@@ -576,10 +579,14 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
   };
   // A grant that cannot be used yet: too few replicas confirmed it (one may
   // be resyncing after a failover), or the master that made it has been
-  // failed over since. It is asked for again while the timeout allows.
-  auto unusable = [&](const Status& replicated) {
-    return replicated.ok() ? Status::Unavailable("the Redis master was failed over as it granted the " + what)
-                           : replicated;
+  // restarted or failed over since. It is asked for again while the timeout
+  // allows; the entry is there meanwhile, and the keeper renews it.
+  auto usable = [&](const Status& replicated, Clock::time_point sent, MasterTerm& term) {
+    if (!replicated.ok()) {
+      lease->Start(sent);
+      return replicated;
+    }
+    return TakeGrant(lease, sent, term, what);
   };
   // Reaps entries of dead processes of this host.
   auto remove = [&](const std::vector<std::string>& tokens) {
@@ -611,7 +618,8 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
     }
     const std::string state = ReplyString(ReplyElement(reply.get(), 0));
     if (state == "granted") {
-      if (replicated.ok() && TakeGrant(lease, sent, term)) {
+      s = usable(replicated, sent, *term);
+      if (s.ok()) {
         // A waiter that was paused, or whose entry Redis lost, may be handed
         // a grant it can no longer trust: give it back rather than fail later.
         s = lease->CheckValid("taking the lock");
@@ -619,8 +627,6 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
         *fence = ReplyInteger(ReplyElement(reply.get(), 1));
         return s;
       }
-      lease->Start(sent);  // the entry is there: the keeper renews it while we ask again
-      s = unusable(replicated);
       if (may_retry()) continue;
       break;
     }
@@ -684,12 +690,11 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
       // above), asked for again if it cannot be used yet.
       s = lease->CheckValid("taking the lock");
       if (!s.ok()) break;
-      Status replicated = router.ConfirmReplicated(*conn, grant);
-      if (replicated.ok() && TakeGrant(lease, queued_at, conn->term())) {
+      s = usable(router.ConfirmReplicated(*conn, grant), queued_at, *conn->term());
+      if (s.ok()) {
         *fence = ReplyInteger(ReplyElement(popped.get(), 1));
-        return Status::OK();
+        return s;
       }
-      s = unusable(replicated);
       if (may_retry()) continue;
       break;
     }

@@ -5,6 +5,7 @@
 #include "lock_lease.h"
 #include "log.h"
 #include "redis_connection.h"
+#include "server_watch.h"
 
 namespace h5redislock {
 namespace {
@@ -60,6 +61,8 @@ bool MasterTerm::HasLeases() const {
   return std::any_of(leases_.begin(), leases_.end(), [](const std::weak_ptr<LockLease>& l) { return !l.expired(); });
 }
 
+Status MasterTerm::Watch() const { return watch_->Ensure(); }
+
 bool MasterTerm::ended() const {
   std::lock_guard<std::mutex> lock(mu_);
   return ended_;
@@ -73,7 +76,7 @@ Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string*
   for (const Reply& r : replies)
     if (IsErrorReply(r.get()))
       return Status::Auth("Redis at " + conn.endpoint().Describe() +
-                          " refused INFO, which tells a failover (the user needs it on a cluster or with Sentinel): " +
+                          " refused INFO, which tells a restart or a failover (the user needs it): " +
                           ReplyString(r.get()));
   const std::string server = ReplyString(replies[0].get()), replication = ReplyString(replies[1].get());
   *role = InfoField(replication, "role");

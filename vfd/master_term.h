@@ -9,8 +9,7 @@
 //
 // A reign is recognised by the master's identity: its run id (new at every
 // start) and its replication id (new whenever a replica is promoted), read
-// from INFO on a cluster's or Sentinel's every new connection, with its role,
-// which must be master. Connections carry the term they were opened in; a
+// from INFO on every new connection, with its role, which must be master. Connections carry the term they were opened in; a
 // grant enlists its lease in the term of the connection that received it.
 // Whoever sees the reign end ends the term: the server's watch sees a restart
 // (server_watch.h), a new connection meets another identity, a reply says the
@@ -31,10 +30,12 @@ namespace h5redislock {
 
 class LockLease;
 class RedisConnection;
+class ServerWatch;
 
 class MasterTerm {
  public:
-  MasterTerm() = default;
+  // `watch` watches the master's server (server_watch.h); it outlives the term.
+  explicit MasterTerm(ServerWatch* watch) : watch_(watch) {}
   MasterTerm(const MasterTerm&) = delete;
   MasterTerm& operator=(const MasterTerm&) = delete;
 
@@ -48,8 +49,12 @@ class MasterTerm {
   bool ended() const;
   // Whether a lease granted in this term is still in use.
   bool HasLeases() const;
+  // Returns once the server's watch would see the term end; an error (and
+  // the term ended) if it cannot tell. A grant is used only after this.
+  Status Watch() const;
 
  private:
+  ServerWatch* const watch_;
   mutable std::mutex mu_;
   bool ended_ = false;                          // guarded by mu_
   std::vector<std::weak_ptr<LockLease>> leases_;  // guarded by mu_

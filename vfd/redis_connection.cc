@@ -282,11 +282,13 @@ Redirection RedisConnection::TakeRedirection() {
   return r;
 }
 
-ConnectionPool::ConnectionPool(RedisEndpoint endpoint, double timeout_s, bool identify)
+ConnectionPool::ConnectionPool(RedisEndpoint endpoint, double timeout_s)
     : endpoint_(std::move(endpoint)),
       timeout_s_(timeout_s),
-      identify_(identify),
-      term_(std::make_shared<MasterTerm>()) {}
+      watch_(std::make_unique<ServerWatch>(this)),
+      term_(std::make_shared<MasterTerm>(watch_.get())) {}
+
+ConnectionPool::~ConnectionPool() = default;
 
 ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
   if (this != &other) {
@@ -313,52 +315,43 @@ Status ConnectionPool::Get(Lease* out) {
   }
   std::unique_ptr<RedisConnection> conn;
   Status s = RedisConnection::Open(endpoint_, timeout_s_, &conn);
-  std::string identity;
-  if (s.ok() && identify_) s = Identify(conn.get(), &identity);
+  if (s.ok()) s = Admit(conn.get());
   if (!s.ok()) return s;
-  Enroll(conn.get(), identity);
   *out = Lease(this, std::move(conn), false);
   return Status::OK();
 }
 
-Status ConnectionPool::Identify(RedisConnection* conn, std::string* identity) {
-  std::string role;
-  Status s = ReadServerIdentity(*conn, &role, identity);
-  if (!s.ok() || role == "master") return s;
-  // Whatever reign we knew on this server has certainly ended.
-  EndTerm("Redis at " + endpoint_.Describe() + " was failed over: it is a " + (role.empty() ? "non-master" : role) +
-          " now");
-  return Status::Unavailable("Redis at " + endpoint_.Describe() + " is not a master (role: " + role +
-                             "): it was failed over, or the cluster or Sentinel has not caught up yet");
-}
-
-void ConnectionPool::Enroll(RedisConnection* conn, const std::string& identity) {
+Status ConnectionPool::Admit(RedisConnection* conn) {
+  std::string role, identity;
+  Status s = ReadServerIdentity(*conn, &role, &identity);
+  if (!s.ok()) return s;
+  if (role != "master") {
+    // Whatever reign we knew on this server has certainly ended.
+    EndTerm("Redis at " + endpoint_.Describe() + " was failed over: it is a " +
+            (role.empty() ? "non-master" : role) + " now");
+    return Status::Unavailable("Redis at " + endpoint_.Describe() + " is not a master (role: " + role +
+                               "): it was failed over, or the cluster or Sentinel has not caught up yet");
+  }
   std::shared_ptr<MasterTerm> ended;
   std::vector<std::unique_ptr<RedisConnection>> dropped;
-  bool watch = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!identity.empty()) {
-      if (!identity_.empty() && identity_ != identity) {
-        ended = term_;
-        term_ = std::make_shared<MasterTerm>();
-        dropped.swap(idle_);
-      }
-      identity_ = identity;
+    if (!identity_.empty() && identity_ != identity) {
+      ended = term_;
+      term_ = std::make_shared<MasterTerm>(watch_.get());
+      dropped.swap(idle_);
     }
+    identity_ = identity;
     conn->set_term(term_);
-    watch = !watched_;
-    watched_ = true;
   }
   // Another process, or the same one in a later reign: whatever it holds,
   // grants made before may be missing.
   if (ended)
     ended->End("Redis at " + endpoint_.Describe() +
                " restarted or was failed over (it has another run or replication id now)");
-  if (watch)
-    WatchServer(
-        shared_from_this(), [this] { return HasLeases(); }, [this](const std::string& why) { EndTerm(why); });
+  return Status::OK();
 }
+
 
 bool ConnectionPool::HasLeases() {
   std::shared_ptr<MasterTerm> term;
@@ -375,7 +368,7 @@ void ConnectionPool::EndTerm(const std::string& why) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ended = term_;
-    term_ = std::make_shared<MasterTerm>();
+    term_ = std::make_shared<MasterTerm>(watch_.get());
     identity_.clear();
     dropped.swap(idle_);
   }

@@ -11,10 +11,10 @@
 //
 // A pool keeps the term of its server's current reign (master_term.h), in
 // which connections are opened and locks granted, and ends it when the
-// server restarts or is failed over: its watch (server_watch.h), started
-// with its first connection, sees a restart at once. A pool that identifies
-// (for clusters and Sentinel, where the server may be a replica by now) also
-// checks every new connection's identity and role.
+// server restarts or is failed over. Every new connection is identified (run
+// id, replication id, role: one INFO round trip per connection, not per
+// lock): it must reach a master, and another identity than the term's ends
+// the term. The pool's watch (server_watch.h) sees a restart at once.
 //
 // Thread-safety: a RedisConnection belongs to one thread at a time. A
 // ConnectionPool is thread-safe; it lends connections out and takes them back.
@@ -39,6 +39,7 @@ struct redisSSLContext;
 namespace h5redislock {
 
 class MasterTerm;
+class ServerWatch;
 using Clock = std::chrono::steady_clock;
 
 struct ReplyDeleter {
@@ -107,10 +108,9 @@ class RedisConnection {
 // uncontended open+close costs two round trips and no connect.
 class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
  public:
-  // With `identify`, every new connection must reach a master, and a new
-  // identity ends the term (see above). Pools are made with make_shared
-  // (their watch keeps them).
-  ConnectionPool(RedisEndpoint endpoint, double timeout_s, bool identify = false);
+  // Pools are made with make_shared (their watch keeps them).
+  ConnectionPool(RedisEndpoint endpoint, double timeout_s);
+  ~ConnectionPool();
 
   // A connection lent out by the pool; it goes back when this is destroyed,
   // unless it broke.
@@ -145,25 +145,23 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   void EndTerm(const std::string& why);
   // Whether a lock granted in the current term is in use (what the watch protects).
   bool HasLeases();
+  // Checks that a connection to this pool's server, opened outside it (the
+  // watch's), reaches the master of the current term; a new identity ends
+  // the term and starts another, as for the pool's own connections.
+  Status Admit(RedisConnection* conn);
   const RedisEndpoint& endpoint() const { return endpoint_; }
   double timeout_s() const { return timeout_s_; }
 
  private:
   void Put(std::unique_ptr<RedisConnection> conn);
-  // Checks that a new connection reaches a master; its identity into *identity.
-  Status Identify(RedisConnection* conn, std::string* identity);
-  // Gives a new connection the current term (a new one if `identity`, when
-  // known, differs from the term's), and starts the watch with the first.
-  void Enroll(RedisConnection* conn, const std::string& identity);
 
   const RedisEndpoint endpoint_;
   const double timeout_s_;
-  const bool identify_;
+  const std::unique_ptr<ServerWatch> watch_;
   std::mutex mu_;
   std::vector<std::unique_ptr<RedisConnection>> idle_;  // guarded by mu_
   std::shared_ptr<MasterTerm> term_;                    // guarded by mu_
   std::string identity_;  // guarded by mu_; the term's master, "" until a connection identified it
-  bool watched_ = false;  // guarded by mu_
 };
 
 }  // namespace h5redislock

@@ -61,7 +61,7 @@ Status SentinelRouter::Resolve() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto& pool = nodes_[address];
-      if (!pool) pool = std::make_shared<ConnectionPool>(endpoint_.Node(address), timeout_s(), /*identify=*/true);
+      if (!pool) pool = std::make_shared<ConnectionPool>(endpoint_.Node(address), timeout_s());
       if (master_ != pool.get()) replaced = master_;
       master_ = pool.get();
     }

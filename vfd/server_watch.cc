@@ -5,71 +5,76 @@
 #include <thread>
 
 #include "log.h"
+#include "redis_connection.h"
 
 namespace h5redislock {
 namespace {
 
-constexpr auto kRetry = std::chrono::milliseconds(200);
-
-// The server's run id, which changes with every start; "" if unknown.
-std::string RunId(RedisConnection& conn) {
-  Reply reply;
-  if (!conn.Command({"INFO", "server"}, &reply).ok() || IsErrorReply(reply.get())) return "";
-  const std::string info = ReplyString(reply.get());
-  const std::string key = "run_id:";
-  size_t at = info.find(key);
-  if (at == std::string::npos) return "";
-  size_t end = info.find_first_of("\r\n", at);
-  return info.substr(at + key.size(), end - at - key.size());
-}
-
-void Watch(std::shared_ptr<ConnectionPool> pool, std::function<bool()> wanted,
-           std::function<void(const std::string&)> on_lost) {
-  std::unique_ptr<RedisConnection> conn;
-  std::string run_id;
-  bool reported = false;  // the current outage was reported already
-  for (;;) {
-    if (!wanted()) {  // no leases there: nothing to protect, no connection kept
-      conn.reset();
-      run_id.clear();
-      reported = false;
-      std::this_thread::sleep_for(kRetry);
-      continue;
-    }
-    if (!conn) {
-      std::unique_ptr<RedisConnection> fresh;
-      Status s = RedisConnection::Open(pool->endpoint(), pool->timeout_s(), &fresh);
-      std::string id = s.ok() ? RunId(*fresh) : "";
-      if (!s.ok() || (!run_id.empty() && id != run_id)) {
-        if (!reported) {
-          on_lost(s.ok() ? "Redis at " + pool->endpoint().Describe() + " restarted (its locks were forgotten)"
-                         : "Redis at " + pool->endpoint().Describe() + " went away");
-          reported = true;
-        }
-        if (!s.ok()) {
-          std::this_thread::sleep_for(kRetry);
-          continue;
-        }
-      }
-      conn = std::move(fresh);
-      run_id = id;
-      reported = false;
-    }
-    // An idle connection becomes readable only when the server closes it.
-    pollfd pfd{conn->fd(), POLLIN | POLLRDHUP, 0};
-    if (poll(&pfd, 1, static_cast<int>(kRetry.count())) > 0) {
-      Log(LogLevel::kDebug, "the watch connection to Redis at " + pool->endpoint().Describe() + " closed");
-      conn.reset();
-    }
-  }
-}
+constexpr auto kTick = std::chrono::milliseconds(200);
+constexpr int kIdleTicks = 5;  // a second without leases: let the connection go
 
 }  // namespace
 
-void WatchServer(std::shared_ptr<ConnectionPool> pool, std::function<bool()> wanted,
-                 std::function<void(const std::string&)> on_lost) {
-  // Lives as long as the process.
-  std::thread(Watch, std::move(pool), std::move(wanted), std::move(on_lost)).detach();
+ServerWatch::ServerWatch(ConnectionPool* pool) : pool_(pool) {}
+
+ServerWatch::~ServerWatch() = default;
+
+Status ServerWatch::Connect(std::unique_ptr<RedisConnection>* out) {
+  Status s = RedisConnection::Open(pool_->endpoint(), pool_->timeout_s(), out);
+  if (!s.ok()) {
+    pool_->EndTerm("Redis at " + pool_->endpoint().Describe() + " went away");
+    return s;
+  }
+  // Ends the term itself when the server is another one now.
+  s = pool_->Admit(out->get());
+  if (!s.ok()) pool_->EndTerm("Redis at " + pool_->endpoint().Describe() + " could not be identified: " + s.message());
+  return s;
+}
+
+Status ServerWatch::Ensure() {
+  std::call_once(started_, [this] {
+    std::thread([pool = pool_->shared_from_this(), this] { Run(); }).detach();
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (conn_) return Status::OK();
+  }
+  std::unique_ptr<RedisConnection> fresh;
+  Status s = Connect(&fresh);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!conn_) conn_ = std::move(fresh);
+  return Status::OK();
+}
+
+void ServerWatch::Run() {
+  int idle_ticks = 0;
+  for (;;) {
+    const bool wanted = pool_->HasLeases();
+    idle_ticks = wanted ? 0 : idle_ticks + 1;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (idle_ticks >= kIdleTicks) conn_.reset();
+    if (!conn_) {
+      lock.unlock();
+      std::unique_ptr<RedisConnection> fresh;
+      if (!wanted || !Connect(&fresh).ok()) {
+        std::this_thread::sleep_for(kTick);
+        continue;
+      }
+      lock.lock();
+      if (!conn_) conn_ = std::move(fresh);
+      continue;
+    }
+    const int fd = conn_->fd();
+    lock.unlock();
+    // An idle connection becomes readable only when the server closes it.
+    pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
+    if (poll(&pfd, 1, static_cast<int>(kTick.count())) > 0) {
+      Log(LogLevel::kDebug, "the watch connection to Redis at " + pool_->endpoint().Describe() + " closed");
+      lock.lock();
+      conn_.reset();  // and connect again at once, comparing identities
+    }
+  }
 }
 
 }  // namespace h5redislock
