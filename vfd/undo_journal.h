@@ -10,6 +10,7 @@
 //            the file's size when the session began (its original end),
 //            and a checksum of all that
 //   records  offset, length, checksum, then the bytes the file held there
+//   (checksums: CRC-32C, crc32c.h; zlib's CRC-32 in version 1 journals)
 //
 // The journal is made before the session's first write of any kind (its
 // header holds the original end). Before the first overwrite of a byte range
@@ -51,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "status.h"
 
@@ -120,6 +122,7 @@ class UndoJournal {
   std::map<uint64_t, uint64_t> saved_;  // start -> end of saved ranges, disjoint
   uint64_t bytes_saved_ = 0;
   std::map<uint64_t, std::string> held_back_;  // durable: offset -> bytes, disjoint
+  std::vector<char> record_;                   // Save's buffer, kept for the session
 };
 
 }  // namespace h5redislock
