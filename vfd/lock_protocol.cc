@@ -154,10 +154,11 @@ local function view(token)
           expiry - now, rec.broken and 1 or 0}
 end
 
-local function forget(token)
+-- `was`: 'held' or 'queued' when known, which spares a command.
+local function forget(token, was)
   redis.call('ZREM', lease, token)
-  redis.call('ZREM', queue, token)
-  redis.call('ZREM', held, token)
+  if was ~= 'held' then redis.call('ZREM', queue, token) end
+  if was ~= 'queued' then redis.call('ZREM', held, token) end
   redis.call('HDEL', info, token)
   redis.call('DEL', base .. ':wake:' .. token)
 end
@@ -169,19 +170,22 @@ local function held_mode()
   return mode
 end
 
-local function grant(token, rec)
+-- Grants the lock to `token`, a waiter if `queued`, else a newcomer.
+local function grant(token, rec, queued)
   local fence = math.max(tonumber(redis.call('HGET', state, 'fence') or '0') + 1, now * 1000)
   redis.call('HSET', state, 'fence', string.format('%.0f', fence), 'mode', rec.mode)
-  redis.call('ZREM', queue, token)
+  if queued then redis.call('ZREM', queue, token) end
   redis.call('ZADD', held, fence, token)
   redis.call('ZADD', lease, now + rec.lease, token)
   rec.granted = now
   redis.call('HSET', info, token, cjson.encode(rec))
-  local waited = now - rec.since
   redis.call('HINCRBY', state, 'acquired', 1)
-  redis.call('HINCRBY', state, 'wait_ms', waited)
-  if waited > tonumber(redis.call('HGET', state, 'wait_max_ms') or '0') then
-    redis.call('HSET', state, 'wait_max_ms', waited)
+  local waited = now - rec.since
+  if waited > 0 then
+    redis.call('HINCRBY', state, 'wait_ms', waited)
+    if waited > tonumber(redis.call('HGET', state, 'wait_max_ms') or '0') then
+      redis.call('HSET', state, 'wait_max_ms', waited)
+    end
   end
   return fence
 end
@@ -193,7 +197,7 @@ local function promote()
     if not head then break end
     local rec = record(head)
     if mode and (mode == 'w' or rec.mode == 'w') then break end
-    local fence = grant(head, rec)
+    local fence = grant(head, rec, true)
     local wake = base .. ':wake:' .. head
     redis.call('LPUSH', wake, string.format('%.0f', fence))
     redis.call('PEXPIRE', wake, rec.lease)
@@ -231,8 +235,9 @@ local token, mode, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local may_wait, retain = ARGV[5] == '1', tonumber(ARGV[6])
 prune()
 
-local function granted(fence)
-  redis.call('DEL', base .. ':wake:' .. token)
+-- `waited`: the entry queued before, so a grant may lie in its wake list.
+local function granted(fence, waited)
+  if waited then redis.call('DEL', base .. ':wake:' .. token) end
   tidy(retain)
   return {'granted', tonumber(fence), -1, {}}
 end
@@ -254,12 +259,11 @@ local function blocked(status)
   return {status, 0, math.max(soonest, -1), ahead, now}
 end
 
-local fence = redis.call('ZSCORE', held, token)
-if fence then return granted(fence) end
-if redis.call('ZSCORE', queue, token) then
-  promote()
-  fence = redis.call('ZSCORE', held, token)
-  if fence then return granted(fence) end
+-- A retry, or a waiter asking again: every entry has a lease.
+if redis.call('ZSCORE', lease, token) then
+  if redis.call('ZSCORE', queue, token) then promote() end
+  local fence = redis.call('ZSCORE', held, token)
+  if fence then return granted(fence, true) end
   return blocked('queued')
 end
 
@@ -268,7 +272,7 @@ if not ok or type(rec) ~= 'table' then return redis.error_reply('ERR h5redislock
 rec.mode, rec.lease, rec.since = mode, lease_ms, now
 local current = held_mode()
 if redis.call('ZCARD', queue) == 0 and (not current or (current == 'r' and mode == 'r')) then
-  return granted(grant(token, rec))
+  return granted(grant(token, rec, false), false)
 end
 if not may_wait then return blocked('busy') end
 redis.call('ZADD', queue, redis.call('HINCRBY', state, 'seq', 1), token)
@@ -292,7 +296,7 @@ for i = 3, #ARGV do
   if redis.call('ZSCORE', held, t) then was = 'held'
   elseif redis.call('ZSCORE', queue, t) then was = 'queued' end
   if i == 3 then first = was end
-  forget(t)
+  forget(t, was)
 end
 promote()
 local holders = {}
