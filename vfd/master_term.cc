@@ -73,11 +73,17 @@ Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string*
   std::vector<Reply> replies;
   Status s = conn.Pipeline({{"INFO", "server"}, {"INFO", "replication"}}, &replies);
   if (!s.ok()) return s;
-  for (const Reply& r : replies)
-    if (IsErrorReply(r.get()))
+  for (const Reply& r : replies) {
+    if (!IsErrorReply(r.get())) continue;
+    const std::string error = ReplyString(r.get());
+    // INFO is the first command on a connection: a missing password shows here.
+    if (error.rfind("NOAUTH", 0) == 0)
       return Status::Auth("Redis at " + conn.endpoint().Describe() +
-                          " refused INFO, which tells a restart or a failover (the user needs it): " +
-                          ReplyString(r.get()));
+                          " requires a password (give it in the url, by password_file= or in "
+                          "H5REDISLOCK_PASSWORD): " + error);
+    return Status::Auth("Redis at " + conn.endpoint().Describe() +
+                        " refused INFO, which tells a restart or a failover (the user needs it): " + error);
+  }
   const std::string server = ReplyString(replies[0].get()), replication = ReplyString(replies[1].get());
   *role = InfoField(replication, "role");
   *identity = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
