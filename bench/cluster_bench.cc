@@ -50,21 +50,14 @@ void Acquisitions(benchmark::State& state, const char* url_variable) {
   const std::string url = named ? named : RedisUrl();
   double seconds = 0;
   for (auto _ : state) {
-    SharedArray<double> finished(kProcesses);
-    StartSignal start;
-    std::vector<pid_t> children;
-    for (int i = 0; i < kProcesses; ++i)
-      children.push_back(Spawn([&, i] { return Worker(url, i, start, &finished[i]); }));
-    const bool ready = start.AllReady(kProcesses);
-    const double started = start.Release();
-    if (!WaitAll(children) || !ready) {
+    const double elapsed =
+        RunTogether(kProcesses, [&](int i, StartSignal& start, double* finished) { return Worker(url, i, start, finished); });
+    if (elapsed < 0) {
       state.SkipWithError("a process failed");
       return;
     }
-    double last = started;
-    for (int i = 0; i < kProcesses; ++i) last = std::max(last, finished[i]);
-    seconds += last - started;
-    state.SetIterationTime(last - started);
+    seconds += elapsed;
+    state.SetIterationTime(elapsed);
   }
   state.counters["acquisitions_per_s"] = static_cast<double>(state.iterations()) * kProcesses * kCycles / seconds;
   state.counters["processes"] = kProcesses;

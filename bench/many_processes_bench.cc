@@ -53,21 +53,14 @@ void ManyProcesses(benchmark::State& state, SchemeKind kind) {
   const ServerStats before = ReadServerStats(*stats);
   double seconds = 0;
   for (auto _ : state) {
-    SharedArray<double> finished(kProcesses);
-    StartSignal start;
-    std::vector<pid_t> children;
-    for (int i = 0; i < kProcesses; ++i)
-      children.push_back(Spawn([&, i] { return Worker(kind, i, start, &finished[i]); }));
-    const bool ready = start.AllReady(kProcesses);
-    const double started = start.Release();
-    if (!WaitAll(children) || !ready) {
+    const double elapsed =
+        RunTogether(kProcesses, [&](int i, StartSignal& start, double* finished) { return Worker(kind, i, start, finished); });
+    if (elapsed < 0) {
       state.SkipWithError("a process failed");
       return;
     }
-    double last = started;
-    for (int i = 0; i < kProcesses; ++i) last = std::max(last, finished[i]);
-    seconds += last - started;
-    state.SetIterationTime(last - started);
+    seconds += elapsed;
+    state.SetIterationTime(elapsed);
   }
   const double cycles = static_cast<double>(state.iterations()) * kProcesses * kCycles;
   state.counters["cycles_per_s"] = cycles / seconds;

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -81,6 +82,19 @@ double StartSignal::Release() {
   if (fds_[1] >= 0) close(fds_[1]);
   fds_[1] = -1;
   return now;
+}
+
+double RunTogether(int n, const TimedWorker& worker) {
+  SharedArray<double> finished(n);
+  StartSignal start;
+  std::vector<pid_t> children;
+  for (int i = 0; i < n; ++i) children.push_back(Spawn([&, i] { return worker(i, start, &finished[i]); }));
+  const bool ready = start.AllReady(n);
+  const double started = start.Release();
+  if (!WaitAll(children) || !ready) return -1;
+  double last = started;
+  for (int i = 0; i < n; ++i) last = std::max(last, finished[i]);
+  return last - started;
 }
 
 }  // namespace bench

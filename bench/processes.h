@@ -80,6 +80,13 @@ class StartSignal {
   SharedArray<std::atomic<int>> ready_{1};
 };
 
+// Runs `worker(i, start, &finished_i)` in `n` children released together,
+// each noting in finished_i the time (Now()) it finished, and returns the
+// seconds from the release to the last finish; negative if a child failed
+// or they did not all get ready.
+using TimedWorker = std::function<bool(int index, StartSignal& start, double* finished)>;
+double RunTogether(int n, const TimedWorker& worker);
+
 }  // namespace bench
 }  // namespace h5redislock
 
