@@ -158,6 +158,9 @@ struct Shared {
   std::atomic<bool> stop{false};
   Slot slots[kWorkers];
   std::atomic<int> log_size{0};
+  // When the chaos last killed Redis (MonotonicSeconds; 0: not yet), for the
+  // report of a violation.
+  std::atomic<double> last_redis_kill{0};
   SessionRecord log[kMaxSessions];
   // The offset that reads saw with each version (kUnseen: none yet).
   std::atomic<int64_t> seen_offset[kMaxSessions];
@@ -222,6 +225,11 @@ void Check(Shared& shared, Slot& slot, const State& s, const char* who) {
   if (ok) {
     slot.last_version = s.version;
     return;
+  }
+  if (const double killed = shared.last_redis_kill; killed > 0) {
+    char since[64];
+    std::snprintf(since, sizeof since, " (%.3f s after the last Redis kill)", MonotonicSeconds() - killed);
+    why += since;
   }
   if (slot.violations == 0) Note(slot.violation, sizeof slot.violation, std::string(who) + ": " + why);
   if (slot.violations++ < 5) std::fprintf(stderr, "soak: VIOLATION by %s pid %d: %s\n", who, getpid(), why.c_str());
@@ -642,8 +650,9 @@ class Chaos {
 
   // Kills Redis (its state is lost) and starts it again, whatever the
   // writers are doing: their server watch fences them before the restarted
-  // server can grant anything (vfd/server_watch.h).
+  // server's grants are used (vfd/server_watch.h, MasterTerm::AwaitServerAge).
   bool RestartRedis() {
+    shared_.last_redis_kill = MonotonicSeconds();
     redis_.Kill();
     redis_.Start();
     ++restarts;

@@ -26,8 +26,7 @@ Clock::time_point LockLease::deadline() const {
 }
 
 void LockLease::Start(Clock::time_point sent_at) {
-  long long usable_ms = lease_ms_ - static_cast<long long>(lease_ms_ * kSafetyMarginFraction);
-  long long proposed = ToNs(sent_at + std::chrono::milliseconds(usable_ms));
+  long long proposed = ToNs(sent_at + std::chrono::milliseconds(lease_ms_) - margin());
   std::lock_guard<std::mutex> lock(mu_);
   started_ns_ = ToNs(sent_at);
   // A renewal sent later may have set a later deadline; a lost lease's is void.
@@ -37,8 +36,7 @@ void LockLease::Start(Clock::time_point sent_at) {
 }
 
 void LockLease::Extend(Clock::time_point sent_at) {
-  long long usable_ms = lease_ms_ - static_cast<long long>(lease_ms_ * kSafetyMarginFraction);
-  long long proposed = ToNs(sent_at + std::chrono::milliseconds(usable_ms));
+  long long proposed = ToNs(sent_at + std::chrono::milliseconds(lease_ms_) - margin());
   long long current = deadline_ns_.load(std::memory_order_acquire);
   // Only a renewal sent while the lease was still valid extends it.
   while (!lost() && ToNs(sent_at) < current && proposed > current) {

@@ -72,6 +72,10 @@ class LockLease : public std::enable_shared_from_this<LockLease> {
   const std::string& token() const { return token_; }
   const std::string& file() const { return file_; }
   long long lease_ms() const { return lease_ms_; }
+  // The safety margin: how much sooner than Redis this process stops.
+  std::chrono::milliseconds margin() const {
+    return std::chrono::milliseconds(static_cast<long long>(lease_ms_ * kSafetyMarginFraction));
+  }
   long long retain_ms() const { return retain_ms_; }
   std::chrono::milliseconds renew_period() const { return std::chrono::milliseconds(lease_ms_ / 3); }
 

@@ -1,6 +1,8 @@
 #include "master_term.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <thread>
 
 #include "lock_lease.h"
 #include "log.h"
@@ -68,7 +70,24 @@ bool MasterTerm::ended() const {
   return ended_;
 }
 
-Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string* identity) {
+void MasterTerm::NoteServerStart(Clock::time_point started) {
+  std::lock_guard<std::mutex> lock(mu_);
+  server_started_ = std::max(server_started_, started);
+}
+
+void MasterTerm::AwaitServerAge(Clock::duration margin) const {
+  Clock::time_point until;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    until = server_started_ + margin;
+  }
+  if (until > Clock::now()) {
+    Log(LogLevel::kDebug, "the Redis master started just now: waiting before using its grant");
+    std::this_thread::sleep_until(until);
+  }
+}
+
+Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
   // Two sections in two commands: INFO takes one section before Redis 7.
   std::vector<Reply> replies;
   Status s = conn.Pipeline({{"INFO", "server"}, {"INFO", "replication"}}, &replies);
@@ -84,9 +103,12 @@ Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string*
     return Status::Auth("Redis at " + conn.endpoint().Describe() +
                         " refused INFO, which tells a restart or a failover (the user needs it): " + error);
   }
+  const Clock::time_point received = Clock::now();
   const std::string server = ReplyString(replies[0].get()), replication = ReplyString(replies[1].get());
-  *role = InfoField(replication, "role");
-  *identity = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
+  out->role = InfoField(replication, "role");
+  out->reign = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
+  // Up for at least the whole seconds it says when it answered, at the latest now.
+  out->started = received - std::chrono::seconds(std::atoll(InfoField(server, "uptime_in_seconds").c_str()));
   return Status::OK();
 }
 

@@ -19,17 +19,18 @@
 #ifndef H5REDISLOCK_MASTER_TERM_H_
 #define H5REDISLOCK_MASTER_TERM_H_
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "redis_connection.h"
 #include "status.h"
 
 namespace h5redislock {
 
 class LockLease;
-class RedisConnection;
 class ServerWatch;
 
 class MasterTerm {
@@ -53,16 +54,35 @@ class MasterTerm {
   // the term ended) if it cannot tell. A grant is used only after this.
   Status Watch() const;
 
+  // The latest moment the master can have started (a connection of the term
+  // saw its uptime); unknown until then.
+  void NoteServerStart(Clock::time_point started);
+  // Returns once the master has been up for `margin`. A server restarted
+  // with its data lost grants again at once, while the holders of before
+  // are fenced only when their watch's thread runs, which on a loaded
+  // machine can take a while: a grant of a server that young waits, so that
+  // they have the same margin as when a lease runs out (lock_lease.h).
+  void AwaitServerAge(Clock::duration margin) const;
+
  private:
   ServerWatch* const watch_;
   mutable std::mutex mu_;
-  bool ended_ = false;                          // guarded by mu_
+  bool ended_ = false;                            // guarded by mu_
   std::vector<std::weak_ptr<LockLease>> leases_;  // guarded by mu_
+  Clock::time_point server_started_ = Clock::time_point::min();  // guarded by mu_
 };
 
-// Reads the role of the server behind `conn` ("master", "slave") and the
-// identity of its reign ("<run id>/<replication id>"), in one round trip.
-Status ReadServerIdentity(RedisConnection& conn, std::string* role, std::string* identity);
+// What INFO says of a server: its role ("master", "slave"), the identity of
+// its reign ("<run id>/<replication id>"), and the latest moment it can have
+// started (its uptime counts whole seconds).
+struct ServerIdentity {
+  std::string role;
+  std::string reign;
+  Clock::time_point started;
+};
+
+// Reads the identity of the server behind `conn`, in one round trip.
+Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out);
 
 }  // namespace h5redislock
 

@@ -322,9 +322,10 @@ Status ConnectionPool::Get(Lease* out) {
 }
 
 Status ConnectionPool::Admit(RedisConnection* conn) {
-  std::string role, identity;
-  Status s = ReadServerIdentity(*conn, &role, &identity);
+  ServerIdentity id;
+  Status s = ReadServerIdentity(*conn, &id);
   if (!s.ok()) return s;
+  const std::string& role = id.role;
   if (role != "master") {
     // Whatever reign we knew on this server has certainly ended.
     EndTerm("Redis at " + endpoint_.Describe() + " was failed over: it is a " +
@@ -336,12 +337,13 @@ Status ConnectionPool::Admit(RedisConnection* conn) {
   std::vector<std::unique_ptr<RedisConnection>> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!identity_.empty() && identity_ != identity) {
+    if (!identity_.empty() && identity_ != id.reign) {
       ended = term_;
       term_ = std::make_shared<MasterTerm>(watch_.get());
       dropped.swap(idle_);
     }
-    identity_ = identity;
+    identity_ = id.reign;
+    term_->NoteServerStart(id.started);
     conn->set_term(term_);
   }
   // Another process, or the same one in a later reign: whatever it holds,
