@@ -513,14 +513,14 @@ Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEnt
 // `sent`: the lease runs from then, and is fenced when that master's term
 // ends. It is used only once the server's watch would see that (server_watch.h),
 // and, from a server that just started, once the holders of before it have
-// had the safety margin to see it (MasterTerm::AwaitServerAge). An error if
+// had time to see it (MasterTerm::kRestartGrace). An error if
 // the term has ended already: a grant from a restarted or failed-over master
 // cannot be trusted; ask again where the lock lives.
 Status TakeGrant(LockLease* lease, Clock::time_point sent, MasterTerm& term, const std::string& what) {
   lease->Start(sent);
   if (!term.Enlist(lease->shared_from_this()))
     return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what);
-  term.AwaitServerAge(lease->margin());
+  term.AwaitServerAge(std::min<Clock::duration>(MasterTerm::kRestartGrace, lease->margin()));
   return term.Watch();
 }
 

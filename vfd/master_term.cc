@@ -75,11 +75,11 @@ void MasterTerm::NoteServerStart(Clock::time_point started) {
   server_started_ = std::max(server_started_, started);
 }
 
-void MasterTerm::AwaitServerAge(Clock::duration margin) const {
+void MasterTerm::AwaitServerAge(Clock::duration age) const {
   Clock::time_point until;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    until = server_started_ + margin;
+    until = server_started_ + age;
   }
   if (until > Clock::now()) {
     Log(LogLevel::kDebug, "the Redis master started just now: waiting before using its grant");

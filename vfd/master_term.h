@@ -35,6 +35,14 @@ class ServerWatch;
 
 class MasterTerm {
  public:
+  // How long a server must have been up before its grants are used: the
+  // time the holders from before a restart have to be fenced by their watch
+  // (or the lock's safety margin, if smaller). Long against a thread's wake-up
+  // on a loaded machine, short enough that a server started just now (a
+  // test's, or `h5redislock run`'s) delays its first grants little. As
+  // uptime counts whole seconds, it costs grants in a server's first second.
+  static constexpr std::chrono::milliseconds kRestartGrace{500};
+
   // `watch` watches the master's server (server_watch.h); it outlives the term.
   explicit MasterTerm(ServerWatch* watch) : watch_(watch) {}
   MasterTerm(const MasterTerm&) = delete;
@@ -57,12 +65,12 @@ class MasterTerm {
   // The latest moment the master can have started (a connection of the term
   // saw its uptime); unknown until then.
   void NoteServerStart(Clock::time_point started);
-  // Returns once the master has been up for `margin`. A server restarted
-  // with its data lost grants again at once, while the holders of before
-  // are fenced only when their watch's thread runs, which on a loaded
-  // machine can take a while: a grant of a server that young waits, so that
-  // they have the same margin as when a lease runs out (lock_lease.h).
-  void AwaitServerAge(Clock::duration margin) const;
+  // Returns once the master has been up for `age`. A server restarted with
+  // its data lost grants again at once, while the holders of before are
+  // fenced only when their watch's thread runs, which on a loaded machine
+  // can take tens of milliseconds: a grant of a server that young waits, to
+  // give them that time (kRestartGrace).
+  void AwaitServerAge(Clock::duration age) const;
 
  private:
   ServerWatch* const watch_;
