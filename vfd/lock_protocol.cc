@@ -511,11 +511,11 @@ Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEnt
 
 // The lock is ours, granted in `term` by a command sent no earlier than
 // `sent`: the lease runs from then, and is fenced when that master's term
-// ends. It is used only once the server's watch would see that (server_watch.h),
-// and, from a server that just started, once the holders of before it have
-// had time to see it (MasterTerm::kRestartGrace). An error if
-// the term has ended already: a grant from a restarted or failed-over master
-// cannot be trusted; ask again where the lock lives.
+// ends. It is used only once the server's watch would see that end
+// (server_watch.h), and, from a server that just started, once the holders
+// from before it have had time to be fenced (MasterTerm::kRestartGrace). An
+// error if the term has ended already: a grant from a restarted or
+// failed-over master cannot be trusted; ask again where the lock lives.
 Status TakeGrant(LockLease* lease, Clock::time_point sent, MasterTerm& term, const std::string& what) {
   lease->Start(sent);
   if (!term.Enlist(lease->shared_from_this()))

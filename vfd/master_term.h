@@ -9,8 +9,9 @@
 //
 // A reign is recognised by the master's identity: its run id (new at every
 // start) and its replication id (new whenever a replica is promoted), read
-// from INFO on every new connection, with its role, which must be master. Connections carry the term they were opened in; a
-// grant enlists its lease in the term of the connection that received it.
+// from INFO on every new connection, with its role, which must be master.
+// Connections carry the term they were opened in; a grant enlists its lease
+// in the term of the connection that received it.
 // Whoever sees the reign end ends the term: the server's watch sees a restart
 // (server_watch.h), a new connection meets another identity, a reply says the
 // server is a replica, the cluster or Sentinel names another master.
