@@ -26,6 +26,18 @@ std::string InfoField(const std::string& info, const std::string& field) {
   return {};
 }
 
+// How long the server of `info` (INFO server) has certainly been up. Redis
+// counts uptime as the difference of two truncated seconds (now, and its
+// start), which can overstate it by up to a second; the fraction of the
+// current second on its clock (server_time_usec) takes back what it can.
+Clock::duration CertainUptime(const std::string& info) {
+  const long long uptime_s = std::atoll(InfoField(info, "uptime_in_seconds").c_str());
+  const std::string now_us = InfoField(info, "server_time_usec");
+  const long long fraction_us = now_us.empty() ? 0 : std::atoll(now_us.c_str()) % 1000000;
+  const Clock::duration certain = std::chrono::seconds(uptime_s - 1) + std::chrono::microseconds(fraction_us);
+  return std::max<Clock::duration>(certain, Clock::duration::zero());
+}
+
 }  // namespace
 
 bool MasterTerm::Enlist(const std::shared_ptr<LockLease>& lease) {
@@ -72,13 +84,15 @@ bool MasterTerm::ended() const {
 
 void MasterTerm::NoteServerStart(Clock::time_point started) {
   std::lock_guard<std::mutex> lock(mu_);
-  server_started_ = std::max(server_started_, started);
+  // Each is a bound the true start lies before: the earliest is the tightest.
+  server_started_ = std::min(server_started_, started);
 }
 
 void MasterTerm::AwaitServerAge(Clock::duration age) const {
   Clock::time_point until;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (server_started_ == Clock::time_point::max()) return;  // never seen
     until = server_started_ + age;
   }
   if (until > Clock::now()) {
@@ -107,8 +121,7 @@ Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
   const std::string server = ReplyString(replies[0].get()), replication = ReplyString(replies[1].get());
   out->role = InfoField(replication, "role");
   out->reign = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
-  // Up for at least the whole seconds it says when it answered, at the latest now.
-  out->started = received - std::chrono::seconds(std::atoll(InfoField(server, "uptime_in_seconds").c_str()));
+  out->started = received - CertainUptime(server);
   return Status::OK();
 }
 

@@ -41,7 +41,8 @@ class MasterTerm {
   // (or the lock's safety margin, if smaller). Long against a thread's wake-up
   // on a loaded machine, short enough that a server started just now (a
   // test's, or `h5redislock run`'s) delays its first grants little. As
-  // uptime counts whole seconds, it costs grants in a server's first second.
+  // Redis tells its uptime to the second, it delays grants of a server's
+  // first 0.5 to 1.5 s.
   static constexpr std::chrono::milliseconds kRestartGrace{500};
 
   // `watch` watches the master's server (server_watch.h); it outlives the term.
@@ -78,12 +79,12 @@ class MasterTerm {
   mutable std::mutex mu_;
   bool ended_ = false;                            // guarded by mu_
   std::vector<std::weak_ptr<LockLease>> leases_;  // guarded by mu_
-  Clock::time_point server_started_ = Clock::time_point::min();  // guarded by mu_
+  Clock::time_point server_started_ = Clock::time_point::max();  // guarded by mu_; max: never seen
 };
 
 // What INFO says of a server: its role ("master", "slave"), the identity of
 // its reign ("<run id>/<replication id>"), and the latest moment it can have
-// started (its uptime counts whole seconds).
+// started.
 struct ServerIdentity {
   std::string role;
   std::string reign;
