@@ -48,17 +48,10 @@ void Acquisitions(benchmark::State& state, const char* url_variable) {
     return;
   }
   const std::string url = named ? named : RedisUrl();
-  double seconds = 0;
-  for (auto _ : state) {
-    const double elapsed =
-        RunTogether(kProcesses, [&](int i, StartSignal& start, double* finished) { return Worker(url, i, start, finished); });
-    if (elapsed < 0) {
-      state.SkipWithError("a process failed");
-      return;
-    }
-    seconds += elapsed;
-    state.SetIterationTime(elapsed);
-  }
+  const double seconds = RunTogetherEachIteration(state, kProcesses, [&](int i, StartSignal& start, double* finished) {
+    return Worker(url, i, start, finished);
+  });
+  if (seconds < 0) return;
   state.counters["acquisitions_per_s"] = static_cast<double>(state.iterations()) * kProcesses * kCycles / seconds;
   state.counters["processes"] = kProcesses;
   state.counters["locks"] = kLocks;

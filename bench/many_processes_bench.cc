@@ -51,17 +51,10 @@ void ManyProcesses(benchmark::State& state, SchemeKind kind) {
   Files();
   auto stats = ConnectToRedis();
   const ServerStats before = ReadServerStats(*stats);
-  double seconds = 0;
-  for (auto _ : state) {
-    const double elapsed =
-        RunTogether(kProcesses, [&](int i, StartSignal& start, double* finished) { return Worker(kind, i, start, finished); });
-    if (elapsed < 0) {
-      state.SkipWithError("a process failed");
-      return;
-    }
-    seconds += elapsed;
-    state.SetIterationTime(elapsed);
-  }
+  const double seconds = RunTogetherEachIteration(state, kProcesses, [&](int i, StartSignal& start, double* finished) {
+    return Worker(kind, i, start, finished);
+  });
+  if (seconds < 0) return;
   const double cycles = static_cast<double>(state.iterations()) * kProcesses * kCycles;
   state.counters["cycles_per_s"] = cycles / seconds;
   state.counters["processes"] = kProcesses;

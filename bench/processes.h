@@ -11,6 +11,7 @@
 #ifndef H5REDISLOCK_BENCH_PROCESSES_H_
 #define H5REDISLOCK_BENCH_PROCESSES_H_
 
+#include <benchmark/benchmark.h>
 #include <sys/mman.h>
 #include <sys/types.h>
 
@@ -86,6 +87,11 @@ class StartSignal {
 // or they did not all get ready.
 using TimedWorker = std::function<bool(int index, StartSignal& start, double* finished)>;
 double RunTogether(int n, const TimedWorker& worker);
+
+// The loop of a benchmark made of such runs: one RunTogether per iteration,
+// its time the iteration's (manual time). Returns the seconds of all
+// iterations; negative, with the benchmark marked as failed, if a run failed.
+double RunTogetherEachIteration(benchmark::State& state, int n, const TimedWorker& worker);
 
 }  // namespace bench
 }  // namespace h5redislock
