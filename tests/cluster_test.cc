@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -50,6 +51,23 @@ class ClusterTest : public ::testing::Test {
       if (cluster.MasterOf(LockKeys("h5redislock:", dir_.path() + "/" + name).slot()) != avoid)
         return MakeFile(name, config);
     }
+  }
+
+  // Fails over the shard that serves the lock of a new file `name` with
+  // `fail_over(slot)` while a holder writes and a waiter queues: the hand-over
+  // is fenced as `expect` says (its path and configs filled in here), and a
+  // holder on another shard goes on writing.
+  void CheckShardFailover(LocalCluster& cluster, const std::string& name, const std::string& config,
+                          HandOver expect, const std::function<void(int slot)>& fail_over) {
+    const std::string path = MakeFile(name, config);
+    const int slot = KeysOf(path).slot();
+    Puppet elsewhere(FileOnAnotherShard(cluster, cluster.MasterOf(slot), config), config, true);
+    ASSERT_TRUE(elsewhere.Opened()) << elsewhere.last_error();
+    expect.path = path;
+    expect.holder_config = expect.waiter_config = config;
+    CheckFencedHandOver(expect, [&] { fail_over(slot); });
+    EXPECT_TRUE(elsewhere.Ask('w')) << elsewhere.last_error();
+    EXPECT_TRUE(elsewhere.Ask('c')) << elsewhere.last_error();
   }
 
   TempDir dir_;
@@ -130,15 +148,9 @@ TEST_F(ClusterTest, ReshardingKeepsHeldLocks) {
 // another shard goes on writing.
 TEST_F(ClusterTest, ManualFailoverFencesTheHolder) {
   LocalCluster cluster(3, 1);
-  const std::string config = Config(cluster.url(), 3, 60);
-  const std::string path = MakeFile("failover.h5", config);
-  const int slot = KeysOf(path).slot();
-  Puppet elsewhere(FileOnAnotherShard(cluster, cluster.MasterOf(slot), config), config, true);
-  ASSERT_TRUE(elsewhere.Opened()) << elsewhere.last_error();
-  CheckFencedHandOver({path, config, config, /*fence_within=*/3, /*grant_within=*/6, "failed over"},
-                      [&] { cluster.FailOver(slot); });
-  EXPECT_TRUE(elsewhere.Ask('w')) << elsewhere.last_error();
-  EXPECT_TRUE(elsewhere.Ask('c')) << elsewhere.last_error();
+  CheckShardFailover(cluster, "failover.h5", Config(cluster.url(), 3, 60),
+                     {"", "", "", /*fence_within=*/3, /*grant_within=*/6, "failed over"},
+                     [&](int slot) { cluster.FailOver(slot); });
 }
 
 // The shard's master is killed: its replicas have every grant and renewal
@@ -148,15 +160,9 @@ TEST_F(ClusterTest, ManualFailoverFencesTheHolder) {
 // Two replicas per master, so that the new master has one to confirm grants.
 TEST_F(ClusterTest, KilledMasterFencesTheHolder) {
   LocalCluster cluster(3, 2);
-  const std::string config = Config(cluster.url(), 8, 60);
-  const std::string path = MakeFile("killed.h5", config);
-  const int slot = KeysOf(path).slot();
-  Puppet elsewhere(FileOnAnotherShard(cluster, cluster.MasterOf(slot), config), config, true);
-  ASSERT_TRUE(elsewhere.Opened()) << elsewhere.last_error();
-  CheckFencedHandOver({path, config, config, /*fence_within=*/10, /*grant_within=*/20, ""},
-                      [&] { cluster.KillMaster(slot); });
-  EXPECT_TRUE(elsewhere.Ask('w')) << elsewhere.last_error();
-  EXPECT_TRUE(elsewhere.Ask('c')) << elsewhere.last_error();
+  CheckShardFailover(cluster, "killed.h5", Config(cluster.url(), 8, 60),
+                     {"", "", "", /*fence_within=*/10, /*grant_within=*/20, ""},
+                     [&](int slot) { cluster.KillMaster(slot); });
 }
 
 }  // namespace
