@@ -27,12 +27,13 @@
 #include <string>
 
 #include "lock_keys.h"
+#include "master_term.h"
 #include "router.h"
 #include "status.h"
 
 namespace h5redislock {
 
-class LockLease : public std::enable_shared_from_this<LockLease> {
+class LockLease : public Fenceable, public std::enable_shared_from_this<LockLease> {
  public:
   // The deadline is the lease minus this fraction of it: time for a paused
   // process to notice, and for clock rate differences.
@@ -58,8 +59,9 @@ class LockLease : public std::enable_shared_from_this<LockLease> {
   // A renewal sent at `sent_at` found the entry gone (expired, broken, or
   // Redis lost its data): lost, unless an ACQUIRE made it anew since.
   void Vanished(Clock::time_point sent_at);
-  // The lock can no longer be trusted, for `reason`.
-  void MarkLost(const std::string& reason);
+  // The lock can no longer be trusted, for `reason` (also when the term of
+  // the master that granted it ends: master_term.h).
+  void MarkLost(const std::string& reason) override;
 
   bool active() const { return deadline_ns_.load(std::memory_order_acquire) != 0 || lost(); }
   bool lost() const { return lost_.load(std::memory_order_acquire); }

@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include "lock_lease.h"
 #include "log.h"
 #include "redis_connection.h"
 #include "server_watch.h"
@@ -40,28 +39,28 @@ Clock::duration CertainUptime(const std::string& info) {
 
 }  // namespace
 
-bool MasterTerm::Enlist(const std::shared_ptr<LockLease>& lease) {
+bool MasterTerm::Enlist(const std::shared_ptr<Fenceable>& grant) {
   std::lock_guard<std::mutex> lock(mu_);
   if (ended_) return false;
-  leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
-                               [](const std::weak_ptr<LockLease>& l) { return l.expired(); }),
-                leases_.end());
-  leases_.push_back(lease);
+  grants_.erase(std::remove_if(grants_.begin(), grants_.end(),
+                               [](const std::weak_ptr<Fenceable>& g) { return g.expired(); }),
+                grants_.end());
+  grants_.push_back(grant);
   return true;
 }
 
 void MasterTerm::End(const std::string& why) {
-  std::vector<std::weak_ptr<LockLease>> fenced;
+  std::vector<std::weak_ptr<Fenceable>> fenced;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return;
     ended_ = true;
-    fenced.swap(leases_);
+    fenced.swap(grants_);
   }
   int locks = 0;
   for (const auto& weak : fenced) {
-    if (auto lease = weak.lock()) {
-      lease->MarkLost(why);
+    if (auto grant = weak.lock()) {
+      grant->MarkLost(why);
       ++locks;
     }
   }
@@ -70,9 +69,9 @@ void MasterTerm::End(const std::string& why) {
                              " lock(s) granted there fenced, I/O on them fails from now on");
 }
 
-bool MasterTerm::HasLeases() const {
+bool MasterTerm::HasGrants() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return std::any_of(leases_.begin(), leases_.end(), [](const std::weak_ptr<LockLease>& l) { return !l.expired(); });
+  return std::any_of(grants_.begin(), grants_.end(), [](const std::weak_ptr<Fenceable>& g) { return !g.expired(); });
 }
 
 Status MasterTerm::Watch() const { return watch_->Ensure(); }

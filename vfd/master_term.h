@@ -31,8 +31,19 @@
 
 namespace h5redislock {
 
-class LockLease;
 class ServerWatch;
+
+// Something granted in a master's term that must stop being trusted when the
+// term ends: a lock's lease (lock/lock_lease.h). The transport layer knows
+// it only as this.
+//
+// Thread-safety: MarkLost must be thread-safe; terms call it from any thread.
+class Fenceable {
+ public:
+  virtual ~Fenceable() = default;
+  // From now on the grant is not to be used, for `reason`.
+  virtual void MarkLost(const std::string& reason) = 0;
+};
 
 class MasterTerm {
  public:
@@ -50,16 +61,16 @@ class MasterTerm {
   MasterTerm(const MasterTerm&) = delete;
   MasterTerm& operator=(const MasterTerm&) = delete;
 
-  // Fences `lease` when the term ends. False, and nothing enlisted, if it has
+  // Fences `grant` when the term ends. False, and nothing enlisted, if it has
   // ended already: a grant received in an ended term cannot be trusted.
-  bool Enlist(const std::shared_ptr<LockLease>& lease);
+  bool Enlist(const std::shared_ptr<Fenceable>& grant);
 
-  // Ends the term: every enlisted lease is marked lost, with `why` ("Redis at
+  // Ends the term: every enlisted grant is marked lost, with `why` ("Redis at
   // ... was failed over: ...") as the reason.
   void End(const std::string& why);
   bool ended() const;
-  // Whether a lease granted in this term is still in use.
-  bool HasLeases() const;
+  // Whether a grant of this term is still in use.
+  bool HasGrants() const;
   // Returns once the server's watch would see the term end; an error (and
   // the term ended) if it cannot tell. A grant is used only after this.
   Status Watch() const;
@@ -78,7 +89,7 @@ class MasterTerm {
   ServerWatch* const watch_;
   mutable std::mutex mu_;
   bool ended_ = false;                            // guarded by mu_
-  std::vector<std::weak_ptr<LockLease>> leases_;  // guarded by mu_
+  std::vector<std::weak_ptr<Fenceable>> grants_;  // guarded by mu_
   Clock::time_point server_started_ = Clock::time_point::max();  // guarded by mu_; max: never seen
 };
 

@@ -355,13 +355,13 @@ Status ConnectionPool::Admit(RedisConnection* conn) {
 }
 
 
-bool ConnectionPool::HasLeases() {
+bool ConnectionPool::HasGrants() {
   std::shared_ptr<MasterTerm> term;
   {
     std::lock_guard<std::mutex> lock(mu_);
     term = term_;
   }
-  return term->HasLeases();
+  return term->HasGrants();
 }
 
 void ConnectionPool::EndTerm(const std::string& why) {

@@ -144,7 +144,7 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   // the next connection starts a new one.
   void EndTerm(const std::string& why);
   // Whether a lock granted in the current term is in use (what the watch protects).
-  bool HasLeases();
+  bool HasGrants();
   // Checks that a connection to this pool's server, opened outside it (the
   // watch's), reaches the master of the current term; a new identity ends
   // the term and starts another, as for the pool's own connections.

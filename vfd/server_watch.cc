@@ -50,7 +50,7 @@ Status ServerWatch::Ensure() {
 void ServerWatch::Run() {
   int idle_ticks = 0;
   for (;;) {
-    const bool wanted = pool_->HasLeases();
+    const bool wanted = pool_->HasGrants();
     idle_ticks = wanted ? 0 : idle_ticks + 1;
     std::unique_lock<std::mutex> lock(mu_);
     if (idle_ticks >= kIdleTicks) conn_.reset();
