@@ -6,7 +6,6 @@
 #include <cstdio>
 
 #include "log.h"
-#include "no_destructor.h"
 #include "process_identity.h"
 
 namespace h5redislock {

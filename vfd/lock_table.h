@@ -36,9 +36,12 @@
 #include "lock_lease.h"
 #include "lock_protocol.h"
 #include "status.h"
-#include "undo_journal.h"
 
 namespace h5redislock {
+
+// The write session of an exclusive hold (undo_journal.h): the table carries
+// it for the driver, between the opens of a file, without using it.
+class UndoJournal;
 
 // One lock held by this process; shared by the handles of every open of it.
 class HeldLock {

@@ -1,9 +1,11 @@
 // no_destructor.h: a process-lifetime object whose destructor never runs.
 //
 // HDF5 closes files from an atexit handler, which can run after the static
-// destructors of this library: the lock table, the connection pools and the
-// lease keeper must still work then. Holding them in NoDestructor keeps them
-// alive until the process is gone (the kernel closes the sockets).
+// destructors of this library: what a close needs (the compiled lock
+// scripts, the host's identity, HDF5's error class) must still work then.
+// Holding it in NoDestructor keeps it alive until the process is gone. (The
+// lock table, with the pools and the keeper, is kept alive differently: one
+// per fork generation, never freed; see LockTable::ForThisProcess.)
 #ifndef H5REDISLOCK_NO_DESTRUCTOR_H_
 #define H5REDISLOCK_NO_DESTRUCTOR_H_
 
