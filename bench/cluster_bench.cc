@@ -12,9 +12,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "config.h"
 #include "environment.h"
-#include "lock_table.h"
+#include "lock/config.h"
+#include "lock/lock_table.h"
 #include "processes.h"
 
 namespace h5redislock {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "redis_endpoint.h"
+#include "redis/redis_endpoint.h"
 
 namespace h5redislock {
 namespace bench {

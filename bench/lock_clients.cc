@@ -2,9 +2,9 @@
 
 #include <set>
 
-#include "config.h"
 #include "environment.h"
-#include "lock_table.h"
+#include "lock/config.h"
+#include "lock/lock_table.h"
 #include "plain_redis.h"
 #include "polling_lock.h"
 

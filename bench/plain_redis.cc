@@ -1,7 +1,7 @@
 #include "plain_redis.h"
 
 #include "environment.h"
-#include "redis_endpoint.h"
+#include "redis/redis_endpoint.h"
 
 namespace h5redislock {
 namespace bench {

@@ -28,7 +28,7 @@
 #include <memory>
 #include <string>
 
-#include "redis_connection.h"
+#include "redis/redis_connection.h"
 
 namespace h5redislock {
 namespace bench {

@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-#include "redis_connection.h"
+#include "redis/redis_connection.h"
 
 namespace h5redislock {
 namespace bench {

@@ -14,13 +14,13 @@
 #include <iostream>
 #include <memory>
 
+#include "base/process_identity.h"
 #include "command.h"
 #include "embedded_server.h"
-#include "lock_keys.h"
+#include "lock/lock_keys.h"
+#include "lock/lock_protocol.h"
 #include "lock_listing.h"
-#include "lock_protocol.h"
 #include "lock_view.h"
-#include "process_identity.h"
 #include "redis_target.h"
 #include "time_format.h"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace h5redislock {
 namespace cli {

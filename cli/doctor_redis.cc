@@ -8,8 +8,8 @@
 
 #include "doctor_checks.h"
 #include "embedded_server.h"
-#include "lock_keys.h"
-#include "lock_protocol.h"
+#include "lock/lock_keys.h"
+#include "lock/lock_protocol.h"
 #include "redis_info.h"
 
 namespace h5redislock {

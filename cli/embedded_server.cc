@@ -14,8 +14,8 @@
 #include <fstream>
 #include <thread>
 
-#include "redis_connection.h"
-#include "redis_endpoint.h"
+#include "redis/redis_connection.h"
+#include "redis/redis_endpoint.h"
 #include "redis_info.h"
 #include "search_path.h"
 #include "sessions.h"

@@ -28,10 +28,10 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "file_lock.h"
 #include "runtime_dir.h"
 #include "server_info.h"
-#include "status.h"
 
 namespace h5redislock {
 namespace cli {

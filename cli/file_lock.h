@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace h5redislock {
 namespace cli {

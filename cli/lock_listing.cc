@@ -2,8 +2,8 @@
 
 #include <set>
 
-#include "lock_keys.h"
-#include "lock_name.h"
+#include "lock/lock_keys.h"
+#include "lock/lock_name.h"
 
 namespace h5redislock {
 namespace cli {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "redis_connection.h"
-#include "status.h"
+#include "base/status.h"
+#include "lock/config.h"
+#include "redis/redis_connection.h"
 
 namespace h5redislock {
 namespace cli {

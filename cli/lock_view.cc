@@ -2,8 +2,8 @@
 
 #include <vector>
 
+#include "base/process_identity.h"
 #include "json.h"
-#include "process_identity.h"
 #include "text_table.h"
 #include "time_format.h"
 

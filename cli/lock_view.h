@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "lock_protocol.h"
+#include "lock/lock_protocol.h"
 
 namespace h5redislock {
 namespace cli {

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "status.h"
+#include "base/status.h"
 
 namespace h5redislock {
 namespace cli {

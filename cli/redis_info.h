@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "redis_connection.h"
-#include "status.h"
+#include "base/status.h"
+#include "redis/redis_connection.h"
 
 namespace h5redislock {
 namespace cli {

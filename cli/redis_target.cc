@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "redis_endpoint.h"
+#include "redis/redis_endpoint.h"
 #include "runtime_dir.h"
 
 namespace h5redislock {

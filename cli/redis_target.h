@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "command.h"
-#include "config.h"
-#include "redis_connection.h"
-#include "status.h"
+#include "lock/config.h"
+#include "redis/redis_connection.h"
 
 namespace h5redislock {
 namespace cli {

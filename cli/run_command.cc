@@ -12,9 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/log.h"
 #include "command.h"
 #include "embedded_server.h"
-#include "log.h"
 #include "plugin_dir.h"
 #include "redis_target.h"
 #include "runtime_dir.h"

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "process_identity.h"
+#include "base/process_identity.h"
 
 namespace h5redislock {
 namespace cli {

@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
+#include "base/status.h"
 #include "file_lock.h"
 #include "runtime_dir.h"
-#include "status.h"
 
 namespace h5redislock {
 namespace cli {

@@ -5,7 +5,7 @@
 #include "command.h"
 #include "embedded_server.h"
 #include "json.h"
-#include "lock_keys.h"
+#include "lock/lock_keys.h"
 #include "lock_listing.h"
 #include "lock_view.h"
 #include "redis_target.h"

@@ -16,11 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include "base/process_identity.h"
 #include "embedded_server.h"
 #include "file_lock.h"
-#include "process_identity.h"
-#include "redis_connection.h"
-#include "redis_endpoint.h"
+#include "redis/redis_connection.h"
+#include "redis/redis_endpoint.h"
 #include "redis_info.h"
 #include "server_info.h"
 #include "sessions.h"

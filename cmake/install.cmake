@@ -23,7 +23,7 @@ set_target_properties(h5fd_redislock h5redislock PROPERTIES INSTALL_RPATH_USE_LI
 
 install(TARGETS h5fd_redislock LIBRARY DESTINATION ${H5REDISLOCK_INSTALL_LIBDIR})
 install(TARGETS h5redislock RUNTIME DESTINATION ${H5REDISLOCK_INSTALL_BINDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/vfd/H5FDredislock.h DESTINATION ${H5REDISLOCK_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/vfd/include/H5FDredislock.h DESTINATION ${H5REDISLOCK_INSTALL_INCLUDEDIR})
 
 # The plugin directory holds a symlink, not a copy: a program that links the
 # typed API and also has HDF5 load the plugin then gets one copy of the

@@ -24,10 +24,10 @@
 #include <sstream>
 #include <thread>
 
-#include "lock_keys.h"
-#include "lock_name.h"
-#include "lock_protocol.h"
-#include "redis_endpoint.h"
+#include "lock/lock_keys.h"
+#include "lock/lock_name.h"
+#include "lock/lock_protocol.h"
+#include "redis/redis_endpoint.h"
 #include "test_support.h"
 
 namespace h5redislock {

@@ -16,7 +16,7 @@
 #include "cluster_fixture.h"
 #include "fenced_handover.h"
 #include "hdf5_files.h"
-#include "lock_keys.h"
+#include "lock/lock_keys.h"
 #include "puppet.h"
 #include "test_support.h"
 

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "hdf5_files.h"
-#include "lock_keys.h"
+#include "lock/lock_keys.h"
 #include "puppet.h"
 #include "test_support.h"
 

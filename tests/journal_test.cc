@@ -1,6 +1,6 @@
 // journal_test.cc: a writer that dies in mid-session never leaves a corrupt
 // file. The crash matrix kills a writer after each of its writes in turn
-// (vfd/test_seams.h); the random test kills writers while readers read.
+// (vfd/driver/test_seams.h); the random test kills writers while readers read.
 // With journal=off both fail (checked by hand once: see the README).
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "hdf5_files.h"
-#include "lock_keys.h"
+#include "lock/lock_keys.h"
 #include "test_support.h"
 
 namespace h5redislock {

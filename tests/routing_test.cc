@@ -6,11 +6,11 @@
 
 #include <cstring>
 
-#include "config.h"
-#include "hash_slot.h"
-#include "lock_keys.h"
-#include "redirection.h"
-#include "redis_endpoint.h"
+#include "lock/config.h"
+#include "lock/lock_keys.h"
+#include "redis/hash_slot.h"
+#include "redis/redirection.h"
+#include "redis/redis_endpoint.h"
 
 namespace h5redislock {
 namespace testing {

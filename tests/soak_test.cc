@@ -47,7 +47,7 @@
 //     lease, never about it, which would end the lease within the phase.
 //   * Redis: killed (state lost) and restarted anywhere. A Redis that lost its
 //     state grants the lock again at once; holders from before are fenced by
-//     their server watch first (vfd/server_watch.h). Before that watch this
+//     their server watch first (vfd/redis/server_watch.h). Before that watch this
 //     soak reported torn reads (4 in a 40 s run with frequent restarts);
 //     RedisRestartGrantsWhileOldHolderIsValid below keeps it fixed.
 // (This soak found that rollbacks did not check the lease: a process paused
@@ -650,7 +650,7 @@ class Chaos {
 
   // Kills Redis (its state is lost) and starts it again, whatever the
   // writers are doing: their server watch fences them before the restarted
-  // server's grants are used (vfd/server_watch.h, MasterTerm::AwaitServerAge).
+  // server's grants are used (vfd/redis/server_watch.h, MasterTerm::AwaitServerAge).
   bool RestartRedis() {
     shared_.last_redis_kill = MonotonicSeconds();
     redis_.Kill();
@@ -827,7 +827,7 @@ TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
 // Redis restarted with its state lost grants the lock to the next comer at
 // once, while a holder from before the restart would still trust its local
 // deadline until its next renewal (up to lease/3 later): the server watch
-// must fence it first. Found by the soak; fixed by vfd/server_watch.h.
+// must fence it first. Found by the soak; fixed by vfd/redis/server_watch.h.
 // The restart comes after the holder has written for a while (its watch is
 // connected by then), or right after its open returned, before its watch
 // has connected: the watch must then still tell the restarted server from

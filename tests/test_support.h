@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "redis_connection.h"
+#include "redis/redis_connection.h"
 
 namespace h5redislock {
 namespace testing {

@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "config.h"
 #include "hdf5_files.h"
-#include "lock_table.h"
+#include "lock/config.h"
+#include "lock/lock_table.h"
 #include "test_support.h"
 
 namespace h5redislock {

@@ -16,9 +16,9 @@
 #include <iterator>
 #include <random>
 
-#include "crc32c.h"
+#include "journal/crc32c.h"
+#include "journal/undo_journal.h"
 #include "test_support.h"
-#include "undo_journal.h"
 
 namespace h5redislock {
 namespace testing {

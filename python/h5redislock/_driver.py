@@ -38,7 +38,7 @@ DRIVER_NAME = "redislock"
 PLUGIN_GLOB = "libh5fd_redislock*.so"
 DEFAULT_PLUGIN_DIR = "/usr/local/hdf5/lib/plugin"
 
-# The keys of the configuration string (vfd/config.h).
+# The keys of the configuration string (vfd/lock/config.h).
 CONFIG_KEYS = frozenset((
     "url", "timeout", "connect_timeout", "lease", "retain", "prefix", "key", "inner",
     "user", "password_file", "tls_ca", "tls_cert", "tls_key", "tls_server_name"))

@@ -46,7 +46,7 @@ class PluginError(ImportError):
     """The driver plugin cannot be found or cannot serve this h5py's HDF5."""
 
 
-# The driver's wording for each kind of failure (vfd/lock_protocol.cc,
+# The driver's wording for each kind of failure (vfd/lock/lock_protocol.cc,
 # redis_connection.cc, h5fd_redislock.cc); checked by tests/test_errors.py.
 _KINDS = (
     (LockTimeout, re.compile(r"timed out after|forbids waiting")),

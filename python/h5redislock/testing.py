@@ -64,7 +64,7 @@ class RedisServer:
 
     def lock_entries(self, path, part, prefix="h5redislock:"):
         """ZCARD of one of the sorted sets of the lock on the file `path`:
-        "held", "queue" or "lease" (key names: vfd/lock_keys.h)."""
+        "held", "queue" or "lease" (key names: vfd/lock/lock_keys.h)."""
         name = os.path.realpath(path).replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
         return self.command("ZCARD", "%s{%s}:%s" % (prefix, name, part))
 

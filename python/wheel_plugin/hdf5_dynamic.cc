@@ -10,7 +10,7 @@
 //
 // How (the way hdf5plugin ships filters for h5py's wheels, its src/hdf5_dl.c):
 // this file defines every HDF5 function and variable that the driver's
-// sources (vfd/h5fd_redislock.cc, redislock_file.cc, hdf5_errors.cc) use,
+// sources (vfd/driver/h5fd_redislock.cc, redislock_file.cc, hdf5_errors.cc) use,
 // under HDF5's own names, so those sources compile unchanged. Each function
 // forwards through a pointer found with dlsym in the bound libhdf5; each
 // variable (the error classes, H5P_CLS_FILE_ACCESS_ID_g) is copied from there
@@ -57,7 +57,7 @@
 #include <string>
 #include <vector>
 
-// The driver's own plugin exports, renamed when vfd/h5fd_redislock.cc is
+// The driver's own plugin exports, renamed when vfd/driver/h5fd_redislock.cc is
 // compiled for this build (see python/wheel_plugin/CMakeLists.txt): the real
 // exports below bind first.
 extern "C" H5PL_type_t h5redislock_vfd_plugin_type(void);

@@ -1,0 +1,221 @@
+#include "driver/redislock_file.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.h"
+#include "driver/hdf5_errors.h"
+#include "driver/test_seams.h"
+#include "lock/lock_name.h"
+
+namespace h5redislock {
+namespace {
+
+LockMode ModeFor(unsigned flags) {
+  return flags & (H5F_ACC_RDWR | H5F_ACC_CREAT | H5F_ACC_TRUNC | H5F_ACC_EXCL) ? LockMode::kWrite
+                                                                                : LockMode::kRead;
+}
+
+// A file access property list for the inner driver: the caller's list with
+// the driver replaced. The inner driver is always set explicitly, never left
+// to the default, which HDF5_DRIVER=redislock would make this very driver.
+class InnerFapl {
+ public:
+  InnerFapl() : id_(H5Pcreate(H5P_FILE_ACCESS)) {}
+  ~InnerFapl() {
+    if (id_ >= 0) H5Pclose(id_);
+  }
+  InnerFapl(const InnerFapl&) = delete;
+  InnerFapl& operator=(const InnerFapl&) = delete;
+
+  Status SetDriver(const std::string& inner) {
+    if (id_ < 0) return Status::Internal("cannot create a file access property list");
+    herr_t rc = inner == "sec2" ? H5Pset_fapl_sec2(id_) : H5Pset_driver_by_name(id_, inner.c_str(), nullptr);
+    if (rc < 0) return Status::InvalidArgument("inner='" + inner + "': HDF5 does not know this driver");
+    return Status::OK();
+  }
+  hid_t id() const { return id_; }
+
+ private:
+  hid_t id_;
+};
+
+}  // namespace
+
+// Before a session's first write, and before anyone reads: a journal left by
+// a session that is not live must be rolled back, under the exclusive lock.
+// A writer that just took the lock holds it; a reader that finds a journal
+// trades its shared lock for the exclusive one to roll back, then takes the
+// shared lock again (a writer may come in between, hence the loop).
+Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_name, const std::string& path,
+                               LockMode mode, const std::string& file, std::shared_ptr<HeldLock>* out) {
+  LockTable& table = LockTable::ForThisProcess();
+  for (int attempt = 0;; ++attempt) {
+    bool fresh = false;
+    Status s = table.Acquire(config, lock_name, mode, file, out, &fresh);
+    if (!s.ok() || !config.journal) return s;
+    const bool exclusive = (*out)->mode() == LockMode::kWrite;
+    if (exclusive && !fresh) return Status::OK();  // our own session is live
+    if (exclusive) {
+      bool rolled_back = false;
+      const std::shared_ptr<HeldLock>& hold = *out;
+      s = UndoJournal::Recover(path, [&] { return hold->CheckValid("rolling back an unfinished session"); },
+                               &rolled_back);
+      if (rolled_back) Log(LogLevel::kInfo, "rolled back an unfinished write session on '" + file + "'");
+      if (!s.ok()) table.Release(*out);
+      return s;
+    }
+    struct stat st;
+    if (stat(UndoJournal::PathFor(path).c_str(), &st) != 0) return Status::OK();
+    table.Release(*out);
+    out->reset();
+    if (attempt == 3)
+      return Status::Busy("'" + file + "' keeps getting unfinished write sessions; gave up rolling them back");
+    std::shared_ptr<HeldLock> exclusive_hold;
+    s = TakeLock(config, lock_name, path, LockMode::kWrite, file, &exclusive_hold);
+    if (!s.ok()) return s;
+    s = table.Release(exclusive_hold);
+    if (!s.ok()) return s;
+  }
+}
+
+Status RedisLockFile::Open(const char* name, unsigned flags, const Config& config, const std::string& config_text,
+                           haddr_t maxaddr, std::unique_ptr<RedisLockFile>* out) {
+  const std::string file = name ? name : "";
+  // A file that is not there cannot be opened without CREAT: say so without
+  // taking a lock (H5Fcreate probes every new file this way).
+  struct stat st;
+  if (!(flags & H5F_ACC_CREAT) && stat(file.c_str(), &st) != 0)
+    return Status::IoError("unable to open '" + file + "': " + std::strerror(errno));
+
+  std::string path;
+  Status s = CanonicalPath(file, &path);
+  if (!s.ok()) return s;
+  const LockMode mode = ModeFor(flags);
+  std::shared_ptr<HeldLock> lock;
+  s = TakeLock(config, config.key.empty() ? path : config.key, path, mode, file, &lock);
+  if (!s.ok()) return s;
+  LockTable& table = LockTable::ForThisProcess();
+
+  // A fresh exclusive hold starts a write session.
+  if (config.journal && mode == LockMode::kWrite && !lock->journal()) {
+    auto journal = std::make_shared<UndoJournal>(path, lock->lease().token(), lock->fence(), config.durable);
+    s = journal->Begin();
+    if (s.ok() && (flags & H5F_ACC_TRUNC)) s = journal->BeforeReplace();
+    if (!s.ok()) {
+      table.Release(lock);
+      return s.WithContext("cannot start the write session on '" + file + "'");
+    }
+    lock->set_journal(std::move(journal));
+  }
+
+  InnerFapl fapl;
+  s = fapl.SetDriver(config.inner);
+  H5FD_t* inner = nullptr;
+  if (s.ok()) {
+    ErrorStackGuard keep_errors;
+    inner = H5FDopen(name, flags, fapl.id(), maxaddr);
+    if (!inner)
+      s = Status::IoError("unable to open '" + file + "' with the inner driver '" + config.inner +
+                          "' (see the errors below)");
+  }
+  if (!s.ok()) {
+    table.Release(lock);  // a failed open leaves no lock behind (the journal rolls back what TRUNC did not do)
+    return s;
+  }
+  // Defence in depth: also take the inner driver's own (flock) lock, shared
+  // or exclusive as ours, without telling HDF5 (which would then mark v3
+  // superblocks). HDF5's tools fall back to sec2 when our open fails, and
+  // programs that do not use this driver open with sec2: with file locking
+  // on, their open now fails while a writer of ours holds the file on this
+  // host. Best effort: a file system without flock, or a tool already
+  // reading unlocked, must not stop us.
+  if (inner->cls->lock) {
+    QuietErrors best_effort;
+    inner->cls->lock(inner, mode == LockMode::kWrite);
+  }
+  out->reset(new RedisLockFile(file, config_text, std::move(lock), inner));
+  return Status::OK();
+}
+
+RedisLockFile::~RedisLockFile() {
+  if (inner_) Close();
+}
+
+UndoJournal::Transfer RedisLockFile::InnerWrite(H5FD_mem_t type, hid_t dxpl) const {
+  return [this, type, dxpl](uint64_t offset, uint64_t size, void* buf) {
+    return inner_->cls->write(inner_, type, dxpl, offset, size, buf) < 0 ? InnerFailed("write") : Status::OK();
+  };
+}
+
+Status RedisLockFile::InnerFailed(const char* what) const {
+  return Status::IoError(std::string(what) + " failed on '" + name_ + "' in the inner driver");
+}
+
+Status RedisLockFile::Read(H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void* buf) const {
+  Status s = CheckLock("read");
+  if (!s.ok()) return s;
+  auto read = [&](uint64_t offset, uint64_t length, void* into) {
+    return inner_->cls->read(inner_, type, dxpl, offset, length, into) < 0 ? InnerFailed("read") : Status::OK();
+  };
+  if (journal_) return journal_->Read(addr, size, buf, read);
+  return read(addr, size, buf);
+}
+
+Status RedisLockFile::Write(H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void* buf) {
+  Status s = CheckLock("write");
+  if (!s.ok()) return s;
+  TestSeams::CountWrite();
+  if (journal_) return journal_->Write(addr, size, buf, InnerWrite(type, dxpl));
+  return InnerWrite(type, dxpl)(addr, size, const_cast<void*>(buf));
+}
+
+Status RedisLockFile::Flush(hid_t dxpl, bool closing) {
+  Status s = CheckLock("flush");
+  if (!s.ok()) return s;
+  if (journal_) s = journal_->Flush(InnerWrite(H5FD_MEM_DEFAULT, dxpl));
+  if (!s.ok() || !inner_->cls->flush) return s;
+  return inner_->cls->flush(inner_, dxpl, closing) < 0 ? InnerFailed("flush") : Status::OK();
+}
+
+Status RedisLockFile::Truncate(hid_t dxpl, bool closing) {
+  if (!inner_->cls->truncate) return Status::OK();
+  Status s = CheckLock("truncate");
+  if (!s.ok()) return s;
+  // The inner driver truncates to its end of allocated space.
+  if (journal_) s = journal_->BeforeTruncate(inner_->cls->get_eoa(inner_, H5FD_MEM_DEFAULT));
+  if (!s.ok()) return s;
+  return inner_->cls->truncate(inner_, dxpl, closing) < 0 ? InnerFailed("truncate") : Status::OK();
+}
+
+Status RedisLockFile::Close() {
+  Status closed;
+  if (inner_) {
+    // Overwrites held back for durability go out before the file closes.
+    if (journal_ && lock_->lease().owned_by_this_process())
+      closed = journal_->Flush(InnerWrite(H5FD_MEM_DEFAULT, H5P_DEFAULT));
+    ErrorStackGuard keep_errors;
+    if (H5FDclose(inner_) < 0 && closed.ok()) closed = InnerFailed("close");
+    inner_ = nullptr;
+  }
+  // In a child of the process that opened the file, the lock is the parent's.
+  if (!lock_->lease().owned_by_this_process()) return closed;
+  // The last close of the session commits it, if the lock is still ours and
+  // every write made it; otherwise the journal stays for the next holder to
+  // roll back.
+  std::shared_ptr<UndoJournal> journal = journal_;
+  auto commit = [&]() -> Status {
+    if (!journal || !closed.ok()) return Status::OK();
+    Status valid = CheckLock("commit");
+    if (!valid.ok()) return valid;
+    return journal->Commit([](uint64_t, uint64_t, void*) {
+      return Status::Internal("write after the file was closed");  // flushed above
+    });
+  };
+  Status released = LockTable::ForThisProcess().Release(lock_, commit);
+  return closed.ok() ? released : closed;
+}
+
+}  // namespace h5redislock

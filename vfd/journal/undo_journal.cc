@@ -1,0 +1,417 @@
+#include "journal/undo_journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "journal/crc32c.h"
+
+namespace h5redislock {
+namespace {
+
+constexpr char kMagic[8] = {'H', '5', 'R', 'L', 'J', 'N', 'L', '1'};
+// Version 1 checksummed with zlib's CRC-32; version 2, written now, with
+// CRC-32C, which costs a third as much where the CPU has an instruction for
+// it. Journals of either are rolled back.
+constexpr uint32_t kVersion = 2;
+constexpr size_t kHeaderSize = 128;
+constexpr size_t kRecordHeaderSize = 24;      // offset, length, data crc, header crc
+constexpr uint64_t kMaxRecord = 1 << 20;      // larger ranges become several records
+constexpr uint32_t kFlagAbsent = 1;           // the file did not exist: undo is deleting it
+
+// The header, as laid out on disk (little-endian host assumed, as HDF5 on
+// every platform this driver builds for).
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_size;
+  uint64_t original_end;
+  int64_t fence;
+  char token[64];
+  uint32_t flags;
+  char reserved[kHeaderSize - 8 - 4 - 4 - 8 - 8 - 64 - 4 - 4];
+  uint32_t crc;
+};
+static_assert(sizeof(Header) == kHeaderSize, "journal header layout");
+
+struct RecordHeader {
+  uint64_t offset;
+  uint64_t length;
+  uint32_t data_crc;
+  uint32_t header_crc;
+};
+static_assert(sizeof(RecordHeader) == kRecordHeaderSize, "journal record layout");
+
+uint32_t ZlibCrc(const void* data, size_t size) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const Bytef* p = static_cast<const Bytef*>(data);
+  while (size > 0) {  // crc32 takes a uInt length
+    uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    crc = crc32(crc, p, chunk);
+    p += chunk;
+    size -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+using Checksum = uint32_t (*)(const void* data, size_t size);
+
+// The checksum of a journal version; null for a version this build cannot read.
+Checksum ChecksumOf(uint32_t version) {
+  switch (version) {
+    case 1: return ZlibCrc;
+    case kVersion: return Crc32c;
+  }
+  return nullptr;
+}
+
+constexpr Checksum Crc = Crc32c;  // of the journals written now
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Status::IoError(what + " '" + path + "': " + std::strerror(errno));
+}
+
+bool WriteAll(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool PreadAll(int fd, void* data, size_t size, uint64_t offset) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = pread(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) {  // past the end: the file had a hole or was shorter
+      std::memset(p, 0, size);
+      return true;
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+bool ReadExactly(int fd, void* data, size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool PwriteAll(int fd, const void* data, size_t size, uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = pwrite(fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+// Makes a rename or unlink in the file's directory durable.
+void SyncDirectoryOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+std::string UndoJournal::PathFor(const std::string& data_path) { return data_path + "-redislock-journal"; }
+
+Status UndoJournal::Recover(const std::string& data_path, const std::function<Status()>& still_locked,
+                            bool* rolled_back) {
+  *rolled_back = false;
+  const std::string path = PathFor(data_path);
+  Fd journal(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (journal.get() < 0) return errno == ENOENT ? Status::OK() : Errno("cannot open the journal", path);
+
+  Header header;
+  bool valid = ReadExactly(journal.get(), &header, sizeof header) &&
+               std::memcmp(header.magic, kMagic, sizeof kMagic) == 0;
+  const Checksum crc = valid ? ChecksumOf(header.version) : nullptr;
+  if (valid && !crc)
+    return Status::Corrupt("the journal '" + path + "' of an unfinished write session is of version " +
+                           std::to_string(header.version) +
+                           ", which this h5redislock cannot roll back: open the file once with the newer "
+                           "h5redislock that wrote it");
+  valid = valid && header.header_size == kHeaderSize && header.crc == crc(&header, offsetof(Header, crc));
+  Status s;
+  if (valid && (header.flags & kFlagAbsent)) {
+    // The session created the file: undoing it removes the file.
+    if (!(s = still_locked()).ok()) return s;
+    if (unlink(data_path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove", data_path);
+    *rolled_back = true;
+  } else if (valid) {
+    // The session that wrote this journal is not live (we hold the exclusive
+    // lock): undo it.
+    Fd data(open(data_path.c_str(), O_RDWR | O_CLOEXEC));
+    if (data.get() < 0) return Errno("cannot open for rollback", data_path);
+    if (!(s = still_locked()).ok()) return s;
+    if (ftruncate(data.get(), static_cast<off_t>(header.original_end)) != 0)
+      return Errno("cannot truncate for rollback", data_path);
+    std::vector<char> bytes;
+    for (RecordHeader r; ReadExactly(journal.get(), &r, sizeof r);) {
+      if (r.header_crc != crc(&r, offsetof(RecordHeader, header_crc)) || r.length > kMaxRecord ||
+          r.offset + r.length > header.original_end)
+        break;  // torn: written when the session died, before its overwrite
+      bytes.resize(r.length);
+      if (!ReadExactly(journal.get(), bytes.data(), bytes.size()) || r.data_crc != crc(bytes.data(), bytes.size()))
+        break;
+      if (!(s = still_locked()).ok()) return s;
+      if (!PwriteAll(data.get(), bytes.data(), bytes.size(), r.offset)) return Errno("cannot roll back", data_path);
+    }
+    if (fsync(data.get()) != 0) return Errno("cannot sync the rolled-back", data_path);
+    *rolled_back = true;
+  }
+  // A torn header means the session never wrote to the file. Remove the
+  // journal we read, not one a later holder may have made under its name.
+  if (!(s = still_locked()).ok()) return s;
+  struct stat read_one, named;
+  if (fstat(journal.get(), &read_one) != 0 || stat(path.c_str(), &named) != 0 || read_one.st_ino != named.st_ino ||
+      read_one.st_dev != named.st_dev)
+    return Status::LockLost("the journal of '" + data_path + "' changed during its rollback");
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot remove the journal", path);
+  SyncDirectoryOf(path);
+  return Status::OK();
+}
+
+UndoJournal::UndoJournal(std::string data_path, std::string token, long long fence, bool durable)
+    : data_path_(std::move(data_path)),
+      path_(PathFor(data_path_)),
+      token_(std::move(token)),
+      fence_(fence),
+      durable_(durable) {
+  data_fd_ = open(data_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  absent_ = data_fd_ < 0 && errno == ENOENT;
+  struct stat st;
+  if (data_fd_ >= 0 && fstat(data_fd_, &st) == 0) original_end_ = static_cast<uint64_t>(st.st_size);
+}
+
+Status UndoJournal::Begin() {
+  if (!absent_) return Status::OK();  // the journal is made on the first overwrite
+  Status s = Open();
+  return s.ok() && durable_ ? SyncJournal() : s;
+}
+
+UndoJournal::~UndoJournal() {
+  if (journal_fd_ >= 0) close(journal_fd_);
+  if (data_fd_ >= 0) close(data_fd_);
+}
+
+Status UndoJournal::Open() {
+  if (journal_fd_ >= 0) return Status::OK();
+  if (data_fd_ < 0 && !absent_) return Errno("cannot read the old contents of", data_path_);
+  journal_fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  if (journal_fd_ < 0) return Errno("cannot create the journal", path_);
+  Header header{};
+  std::memcpy(header.magic, kMagic, sizeof kMagic);
+  header.version = kVersion;
+  header.header_size = kHeaderSize;
+  header.original_end = original_end_;
+  header.fence = fence_;
+  header.flags = absent_ ? kFlagAbsent : 0;
+  std::strncpy(header.token, token_.c_str(), sizeof header.token - 1);
+  header.crc = Crc(&header, offsetof(Header, crc));
+  if (!WriteAll(journal_fd_, &header, sizeof header)) return Errno("cannot write the journal", path_);
+  synced_ = false;
+  return Status::OK();
+}
+
+// Appends the old bytes of the parts of [offset, offset + size) not saved
+// before, as records of at most kMaxRecord bytes.
+Status UndoJournal::Save(uint64_t offset, uint64_t size) {
+  uint64_t end = std::min(offset + size, original_end_);
+  // One buffer for the session's records: filling a fresh one would cost its
+  // zeroing and page faults on every save.
+  std::vector<char>& bytes = record_;
+  uint64_t at = offset;
+  while (at < end) {
+    // Skip what an already saved range covers.
+    auto next = saved_.upper_bound(at);
+    if (next != saved_.begin()) {
+      auto prev = std::prev(next);
+      if (prev->second > at) {
+        at = prev->second;
+        continue;
+      }
+    }
+    uint64_t gap_end = next == saved_.end() ? end : std::min(end, next->first);
+    uint64_t length = std::min(gap_end - at, kMaxRecord);
+    Status s = Open();
+    if (!s.ok()) return s;
+    if (bytes.size() < kRecordHeaderSize + length) bytes.resize(kRecordHeaderSize + length);
+    if (!PreadAll(data_fd_, bytes.data() + kRecordHeaderSize, length, at))
+      return Errno("cannot read the old contents of", data_path_);
+    RecordHeader r{at, length, Crc(bytes.data() + kRecordHeaderSize, length), 0};
+    r.header_crc = Crc(&r, offsetof(RecordHeader, header_crc));
+    std::memcpy(bytes.data(), &r, sizeof r);
+    // One write(2) per record: a killed process leaves it whole or torn,
+    // never followed by the overwrite it protects.
+    if (!WriteAll(journal_fd_, bytes.data(), kRecordHeaderSize + length))
+      return Errno("cannot write the journal", path_);
+    synced_ = false;
+    bytes_saved_ += length;
+    // Record the range, merging with neighbours.
+    uint64_t lo = at, hi = at + length;
+    auto it = saved_.lower_bound(lo);
+    if (it != saved_.begin() && std::prev(it)->second == lo) {
+      --it;
+      lo = it->first;
+      it = saved_.erase(it);
+    }
+    if (it != saved_.end() && it->first == hi) {
+      hi = it->second;
+      saved_.erase(it);
+    }
+    saved_[lo] = hi;
+    at += length;
+  }
+  return Status::OK();
+}
+
+Status UndoJournal::SyncJournal() {
+  if (synced_ || journal_fd_ < 0) return Status::OK();
+  if (fdatasync(journal_fd_) != 0) return Errno("cannot sync the journal", path_);
+  synced_ = true;
+  return Status::OK();
+}
+
+void UndoJournal::HoldBack(uint64_t offset, uint64_t size, const void* buf) {
+  const char* bytes = static_cast<const char*>(buf);
+  uint64_t end = offset + size;
+  // Trim or split held-back pieces that the new bytes overlap.
+  auto it = held_back_.upper_bound(offset);
+  if (it != held_back_.begin()) --it;
+  while (it != held_back_.end() && it->first < end) {
+    uint64_t piece_start = it->first, piece_end = it->first + it->second.size();
+    if (piece_end <= offset) {
+      ++it;
+      continue;
+    }
+    std::string piece = std::move(it->second);
+    it = held_back_.erase(it);
+    if (piece_start < offset) held_back_[piece_start] = piece.substr(0, offset - piece_start);
+    if (piece_end > end) held_back_[end] = piece.substr(end - piece_start);
+  }
+  held_back_[offset] = std::string(bytes, size);
+}
+
+Status UndoJournal::Write(uint64_t offset, uint64_t size, const void* buf, const Transfer& write) {
+  // Even an append needs the journal: its header holds the original end, to
+  // which a rollback truncates.
+  Status opened = Open();
+  if (!opened.ok()) return opened;
+  if (durable_ && original_end_ > 0 && offset >= original_end_) {
+    opened = SyncJournal();  // an append may reach the disk before the header would
+    if (!opened.ok()) return opened;
+  }
+  if (offset < original_end_) {
+    uint64_t below = std::min(size, original_end_ - offset);
+    Status s = Save(offset, below);
+    if (!s.ok()) return s;
+    if (durable_) {
+      HoldBack(offset, below, buf);
+      if (below == size) return Status::OK();
+      return write(offset + below, size - below, const_cast<char*>(static_cast<const char*>(buf)) + below);
+    }
+  }
+  return write(offset, size, const_cast<void*>(buf));
+}
+
+Status UndoJournal::Read(uint64_t offset, uint64_t size, void* buf, const Transfer& read) const {
+  Status s = read(offset, size, buf);
+  if (!s.ok() || held_back_.empty()) return s;
+  uint64_t end = offset + size;
+  auto it = held_back_.upper_bound(offset);
+  if (it != held_back_.begin()) --it;
+  for (; it != held_back_.end() && it->first < end; ++it) {
+    uint64_t lo = std::max(offset, it->first), hi = std::min(end, it->first + it->second.size());
+    if (lo < hi) std::memcpy(static_cast<char*>(buf) + (lo - offset), it->second.data() + (lo - it->first), hi - lo);
+  }
+  return Status::OK();
+}
+
+Status UndoJournal::BeforeTruncate(uint64_t new_size) {
+  if (new_size < original_end_) {
+    Status s = Save(new_size, original_end_ - new_size);
+    if (!s.ok()) return s;
+  }
+  // Held-back bytes past the new end would resurrect truncated data.
+  for (auto it = held_back_.lower_bound(new_size); it != held_back_.end();) it = held_back_.erase(it);
+  auto last = held_back_.empty() ? held_back_.end() : std::prev(held_back_.end());
+  if (last != held_back_.end() && last->first + last->second.size() > new_size) last->second.resize(new_size - last->first);
+  return durable_ ? SyncJournal() : Status::OK();
+}
+
+Status UndoJournal::Flush(const Transfer& write) {
+  if (held_back_.empty()) return Status::OK();
+  Status s = SyncJournal();  // the undo must be on disk before the overwrites can be
+  for (auto& [offset, bytes] : held_back_) {
+    if (!s.ok()) break;
+    s = write(offset, bytes.size(), bytes.data());
+  }
+  if (s.ok()) held_back_.clear();
+  return s;
+}
+
+Status UndoJournal::Commit(const Transfer& write) {
+  Status s = Flush(write);
+  if (!s.ok()) return s;
+  if (durable_ && data_fd_ >= 0 && fsync(data_fd_) != 0) return Errno("cannot sync", data_path_);
+  if (journal_fd_ < 0) return Status::OK();  // nothing was overwritten
+  // Remove only our own journal: if we lost the lock, a later holder may
+  // have rolled ours back and started its own under the same name.
+  struct stat ours, named;
+  bool same = fstat(journal_fd_, &ours) == 0 && stat(path_.c_str(), &named) == 0 && ours.st_ino == named.st_ino &&
+              ours.st_dev == named.st_dev;
+  close(journal_fd_);
+  journal_fd_ = -1;
+  if (!same) return Status::LockLost("the journal of '" + data_path_ + "' was replaced: the session was rolled back");
+  if (unlink(path_.c_str()) != 0) return Errno("cannot remove the journal (commit)", path_);
+  if (durable_) SyncDirectoryOf(path_);
+  return Status::OK();
+}
+
+}  // namespace h5redislock

@@ -1,0 +1,21 @@
+// lock_name.h: which lock guards a file.
+//
+// Two spellings of one file ("data.h5", "./x/../data.h5", a symlink) must
+// share a lock, so a file's lock is named by its canonical path: realpath()
+// of the file, or, for a file about to be created, realpath() of its
+// directory plus its name. config key= replaces it (e.g. to share one lock
+// between hosts that mount the file at different paths).
+#ifndef H5REDISLOCK_LOCK_NAME_H_
+#define H5REDISLOCK_LOCK_NAME_H_
+
+#include <string>
+
+#include "base/status.h"
+
+namespace h5redislock {
+
+Status CanonicalPath(const std::string& path, std::string* out);
+
+}  // namespace h5redislock
+
+#endif  // H5REDISLOCK_LOCK_NAME_H_

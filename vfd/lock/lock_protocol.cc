@@ -1,0 +1,796 @@
+// lock_protocol.cc: the readers-writers lock kept in Redis.
+//
+// This file is the one place where the lock protocol lives. Its divisions:
+//   1. The protocol in prose: keys, entries, states and transitions.
+//   2. The Lua scripts that make every transition atomic.
+//   3. Running scripts: EVALSHA, NOSCRIPT, and what Redis errors mean.
+//   4. Taking a lock: the client's side of waiting.
+//   5. Releasing, renewing, and reading a lock.
+//
+// ============================================================================
+// 1. The protocol
+// ============================================================================
+//
+// A lock is named by a string (the file's canonical path, or key=). Its keys
+// all share the hash tag {name} (see lock_keys.h), so one script sees them all,
+// also on Redis Cluster:
+//
+//   <base>:state   HASH   mode (r|w, while held), fence (last fencing number),
+//                         seq (last queue ticket), acquired, wait_ms,
+//                         wait_max_ms (counters for `h5redislock status`)
+//   <base>:lease   ZSET   token -> Redis time (ms) the entry expires; every
+//                         entry, holder or waiter, is here
+//   <base>:queue   ZSET   token -> ticket, for waiters: the order of service
+//   <base>:held    ZSET   token -> fencing number, for holders
+//   <base>:info    HASH   token -> JSON record: mode, host, hostkey, pid, start,
+//                         lease (ms), since, granted (Redis ms), broken
+//   <base>:wake:<token>   LIST   the grant, pushed for a waiter to pop
+//
+// An *entry* is one attempt by one process to hold the lock, named by a random
+// 128-bit token. Within a process, opens of one file share one entry (see
+// lock_table.h), so a process never waits for itself.
+//
+// States of an entry, and the transitions between them:
+//
+//               ACQUIRE: compatible and nobody queued
+//      (none) ----------------------------------------> HELD
+//        |                                               ^   |
+//        | ACQUIRE: otherwise                   promote  |   | LEAVE, or lease
+//        v                                               |   v   expiry (prune)
+//     QUEUED ------------------------------------------->+  (none)
+//        |
+//        | LEAVE (timeout), lease expiry (prune)
+//        v
+//      (none)
+//
+// Compatibility: holders are either any number of readers or one writer.
+// *Writer preference*: a newcomer is granted at once only if the queue is
+// empty; otherwise it queues. So once a writer waits, new readers queue behind
+// it, and the queue is served in ticket order: a run of readers at its head is
+// granted together, a writer alone. Nobody starves, and the seed's guarantee
+// (writers are not starved by a stream of readers) holds.
+//
+// *Promote* runs after every change that may free the lock (leave, expiry):
+// it grants the head of the queue while it is compatible with the holders,
+// gives each grant a fencing number, and pushes that number onto the grantee's
+// wake list. Waiters block in BLPOP on their own wake list, so there is no
+// polling and no lost wake-up: a grant made before the waiter blocks is still
+// in the list when it does (pub/sub would lose it). A waiter that died leaves
+// a list nobody pops: it expires with the entry's lease.
+//
+// *Leases.* Every entry expires (lease ZSET, Redis's own clock) unless its
+// process renews it: each process runs one keeper thread that renews all its
+// entries in one pipelined round trip every lease/3 (lease_keeper.h). Every
+// script first *prunes* expired entries, so a holder that vanished (host down,
+// network cut) frees the lock at most one lease after its last renewal. Its
+// process, if it still runs, stops all I/O before that moment: see
+// lock_lease.h for the local deadline and its safety margin (fencing).
+//
+// *Fast recovery on one host.* A waiter learns from ACQUIRE who is ahead of it
+// (holders and earlier waiters, with host key, pid and start time). While it
+// blocks, it asks its own kernel every 100 ms whether those of its host are
+// alive (process_identity.h: no Redis command). When one is dead, it removes
+// that entry with LEAVE (the entry's token identifies exactly that dead
+// attempt) and promote hands the lock on: the next waiter runs within a tick.
+// Connection liveness (CLIENT LIST) is deliberately not used: a live holder
+// whose connection dropped would be declared dead while it can still write.
+//
+// *Fencing numbers* increase strictly with every grant of a lock, also after
+// Redis lost its data: a grant's number is max(last + 1, Redis time in µs).
+//
+// *Keys vanish.* After each script the keys' TTLs are set to the latest lease
+// expiry, so nothing outlives its last lease, whatever happens to clients. The
+// state hash, with the counters, is kept `retain` longer.
+//
+// Each state change is one script: there is no check-then-act across round
+// trips. An uncontended open+close is two round trips (ACQUIRE, LEAVE).
+//
+// *Where the lock lives.* A lock's commands go to the master that serves its
+// hash slot (router.h: one server, a Redis Cluster, Sentinel's master); the
+// waiter's BLPOP too, since promote pushes the grant there. When that master
+// is failed over, the grants of its term are fenced (master_term.h); with
+// replicas=N a grant counts only once WAIT confirms N replicas have it, and a
+// renewal extends the local deadline only then (see "Failover" in README.md).
+//
+// *Write sessions.* The lock keeps writers apart; what a writer that dies in
+// mid-session leaves behind is undone by its undo journal (undo_journal.h):
+// made before the session's first write, committed by its removal at the
+// last close while the lock is still held, and rolled back by whoever takes
+// the lock next, always under the exclusive lock and before any read (a
+// reader that finds a journal trades its shared lock for the exclusive one
+// to roll back; see RedisLockFile::TakeLock). A session holder that lost its
+// lease never commits: its journal stays for the next holder.
+
+#include "lock/lock_protocol.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "base/no_destructor.h"
+#include "base/process_identity.h"
+#include "redis/master_term.h"
+
+namespace h5redislock {
+
+// ============================================================================
+// 2. The scripts
+// ============================================================================
+// KEYS for every script: state, lease, queue, held, info (LockKeys order).
+namespace {
+
+// Shared by all scripts: names, the server's clock, and the transitions of the
+// chart above (prune, promote, grant, forget), plus `tidy` for key TTLs.
+const char kPrelude[] = R"lua(
+local state, lease, queue, held, info = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local base = string.sub(state, 1, -7)
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local function corrupt(what)
+  error({err = 'H5REDISLOCK_CORRUPT ' .. what .. ' under ' .. base})
+end
+
+local function record(token)
+  local raw = redis.call('HGET', info, token)
+  if not raw then corrupt('entry ' .. token .. ' has no record') end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or (rec.mode ~= 'r' and rec.mode ~= 'w')
+     or type(rec.lease) ~= 'number' or type(rec.since) ~= 'number' then
+    corrupt('malformed record for entry ' .. token)
+  end
+  return rec
+end
+
+local function view(token)
+  local rec = record(token)
+  local expiry = tonumber(redis.call('ZSCORE', lease, token) or now)
+  return {token, rec.mode, tostring(rec.host or '?'), tostring(rec.hostkey or ''),
+          tonumber(rec.pid) or 0, tonumber(rec.start) or 0, rec.since, rec.granted or 0,
+          expiry - now, rec.broken and 1 or 0}
+end
+
+-- `was`: 'held' or 'queued' when known, which spares a command.
+local function forget(token, was)
+  redis.call('ZREM', lease, token)
+  if was ~= 'held' then redis.call('ZREM', queue, token) end
+  if was ~= 'queued' then redis.call('ZREM', held, token) end
+  redis.call('HDEL', info, token)
+  redis.call('DEL', base .. ':wake:' .. token)
+end
+
+local function held_mode()
+  if redis.call('ZCARD', held) == 0 then return false end
+  local mode = redis.call('HGET', state, 'mode')
+  if mode ~= 'r' and mode ~= 'w' then corrupt('lock mode missing') end
+  return mode
+end
+
+-- Grants the lock to `token`, a waiter if `queued`, else a newcomer.
+local function grant(token, rec, queued)
+  local fence = math.max(tonumber(redis.call('HGET', state, 'fence') or '0') + 1, now * 1000)
+  redis.call('HSET', state, 'fence', string.format('%.0f', fence), 'mode', rec.mode)
+  if queued then redis.call('ZREM', queue, token) end
+  redis.call('ZADD', held, fence, token)
+  redis.call('ZADD', lease, now + rec.lease, token)
+  rec.granted = now
+  redis.call('HSET', info, token, cjson.encode(rec))
+  redis.call('HINCRBY', state, 'acquired', 1)
+  local waited = now - rec.since
+  if waited > 0 then
+    redis.call('HINCRBY', state, 'wait_ms', waited)
+    if waited > tonumber(redis.call('HGET', state, 'wait_max_ms') or '0') then
+      redis.call('HSET', state, 'wait_max_ms', waited)
+    end
+  end
+  return fence
+end
+
+local function promote()
+  local mode = held_mode()
+  while true do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not head then break end
+    local rec = record(head)
+    if mode and (mode == 'w' or rec.mode == 'w') then break end
+    local fence = grant(head, rec, true)
+    local wake = base .. ':wake:' .. head
+    redis.call('LPUSH', wake, string.format('%.0f', fence))
+    redis.call('PEXPIRE', wake, rec.lease)
+    mode = rec.mode
+  end
+  if not mode then redis.call('HDEL', state, 'mode') end
+end
+
+local function prune()
+  local expired = redis.call('ZRANGEBYSCORE', lease, '-inf', now)
+  for _, token in ipairs(expired) do forget(token) end
+  if #expired > 0 then promote() end
+end
+
+local function tidy(retain)
+  local last = redis.call('ZRANGE', lease, -1, -1, 'WITHSCORES')
+  if last[2] then
+    local ttl = math.max(tonumber(last[2]) - now, 1)
+    for _, key in ipairs({lease, queue, held, info}) do redis.call('PEXPIRE', key, ttl) end
+    redis.call('PEXPIRE', state, ttl + retain)
+  elseif retain > 0 then
+    redis.call('PEXPIRE', state, retain)
+  else
+    redis.call('DEL', state)
+  end
+end
+)lua";
+
+// ACQUIRE token mode lease_ms record may_wait retain_ms
+//   -> {'granted', fence, -1, {}}
+//    | {'queued' | 'busy', 0, ms until the soonest lease expiry ahead, {views ahead}, now}
+// Idempotent: a retry with the same token reports the entry's current state.
+const char kAcquire[] = R"lua(
+local token, mode, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local may_wait, retain = ARGV[5] == '1', tonumber(ARGV[6])
+prune()
+
+-- `waited`: the entry queued before, so a grant may lie in its wake list.
+local function granted(fence, waited)
+  if waited then redis.call('DEL', base .. ':wake:' .. token) end
+  tidy(retain)
+  return {'granted', tonumber(fence), -1, {}}
+end
+
+local function blocked(status)
+  local ahead, soonest = {}, -1
+  local function add(t)
+    local v = view(t)
+    ahead[#ahead + 1] = v
+    if soonest < 0 or v[9] < soonest then soonest = v[9] end
+  end
+  for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do add(t) end
+  local rank = redis.call('ZRANK', queue, token)
+  local queued = {}
+  if not rank then queued = redis.call('ZRANGE', queue, 0, -1)
+  elseif rank > 0 then queued = redis.call('ZRANGE', queue, 0, rank - 1) end
+  for _, t in ipairs(queued) do add(t) end
+  tidy(retain)
+  return {status, 0, math.max(soonest, -1), ahead, now}
+end
+
+-- A retry, or a waiter asking again: every entry has a lease.
+if redis.call('ZSCORE', lease, token) then
+  if redis.call('ZSCORE', queue, token) then promote() end
+  local fence = redis.call('ZSCORE', held, token)
+  if fence then return granted(fence, true) end
+  return blocked('queued')
+end
+
+local ok, rec = pcall(cjson.decode, ARGV[4])
+if not ok or type(rec) ~= 'table' then return redis.error_reply('ERR h5redislock: bad record') end
+rec.mode, rec.lease, rec.since = mode, lease_ms, now
+local current = held_mode()
+if redis.call('ZCARD', queue) == 0 and (not current or (current == 'r' and mode == 'r')) then
+  return granted(grant(token, rec, false), false)
+end
+if not may_wait then return blocked('busy') end
+redis.call('ZADD', queue, redis.call('HINCRBY', state, 'seq', 1), token)
+redis.call('ZADD', lease, now + lease_ms, token)
+redis.call('HSET', info, token, cjson.encode(rec))
+return blocked('queued')
+)lua";
+
+// LEAVE retain_ms describe token [token ...]
+//   -> {'held' | 'queued' | 'none' (what the first token was), {views of holders after}, now}
+// Used to release, to give up waiting, and to reap entries of dead processes.
+// The holders are described only if `describe` is '1' (for a timeout's
+// message): a release must not cost more with every reader that holds.
+const char kLeave[] = R"lua(
+local retain = tonumber(ARGV[1])
+prune()
+local first = 'none'
+for i = 3, #ARGV do
+  local t = ARGV[i]
+  local was = 'none'
+  if redis.call('ZSCORE', held, t) then was = 'held'
+  elseif redis.call('ZSCORE', queue, t) then was = 'queued' end
+  if i == 3 then first = was end
+  forget(t, was)
+end
+promote()
+local holders = {}
+if ARGV[2] == '1' then
+  for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
+end
+tidy(retain)
+return {first, holders, now}
+)lua";
+
+// RENEW token lease_ms retain_ms -> 1 (extended) | 0 (gone, expired or broken)
+// An expired entry is pruned first, so it can never be revived.
+const char kRenew[] = R"lua(
+local token = ARGV[1]
+prune()
+if not redis.call('ZSCORE', lease, token) then return 0 end
+if record(token).broken then return 0 end
+redis.call('ZADD', lease, now + tonumber(ARGV[2]), token)
+tidy(tonumber(ARGV[3]))
+return 1
+)lua";
+
+// BREAK token [token ...] -> number of entries marked broken
+// `h5redislock break`: a broken entry's renewals are refused, so it expires at
+// the end of its current lease; its process, if alive, is fenced by then
+// (lock_lease.h), and only then does promote hand the lock on. Entries of
+// dead processes need no breaking: LEAVE removes them at once.
+const char kBreak[] = R"lua(
+local marked = 0
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', lease, ARGV[i]) then
+    local rec = record(ARGV[i])
+    rec.broken = true
+    redis.call('HSET', info, ARGV[i], cjson.encode(rec))
+    marked = marked + 1
+  end
+end
+return marked
+)lua";
+
+// SNAPSHOT -> {now, {state hash, flat}, {holder views}, {waiter views in order}}
+// Read-only: expired entries show a negative lease_left.
+const char kSnapshot[] = R"lua(
+local holders, waiters = {}, {}
+for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
+for _, t in ipairs(redis.call('ZRANGE', queue, 0, -1)) do waiters[#waiters + 1] = view(t) end
+return {now, redis.call('HGETALL', state), holders, waiters}
+)lua";
+
+// ============================================================================
+// 3. Running scripts
+// ============================================================================
+
+struct CompiledScript {
+  std::string source;
+  std::string sha1;
+};
+
+std::string Sha1Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
+  std::string hex;
+  char buf[3];
+  for (unsigned int i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", digest[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+// Never destroyed: HDF5 closes files, and so releases locks, from an atexit
+// handler that may run after static destructors.
+const CompiledScript& Compiled(Script script) {
+  auto make = [](const char* body) {
+    std::string s = std::string(kPrelude) + body;
+    return CompiledScript{s, Sha1Hex(s)};
+  };
+  static NoDestructor<CompiledScript> acquire(make(kAcquire)), leave(make(kLeave)), renew(make(kRenew)),
+      breaker(make(kBreak)), snapshot(make(kSnapshot));
+  switch (script) {
+    case Script::kAcquire: return *acquire;
+    case Script::kLeave: return *leave;
+    case Script::kRenew: return *renew;
+    case Script::kBreak: return *breaker;
+    case Script::kSnapshot: return *snapshot;
+  }
+  return *snapshot;
+}
+
+Argv ScriptCommand(const char* verb, const std::string& body, const LockKeys& keys, const Argv& args) {
+  std::vector<std::string> script_keys = keys.ScriptKeys();
+  Argv argv = {verb, body, std::to_string(script_keys.size())};
+  argv.insert(argv.end(), script_keys.begin(), script_keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+// What an error reply from a script means, as a Status naming the lock.
+Status ScriptError(const LockKeys& keys, const std::string& error) {
+  const std::string where = "lock '" + keys.lock_name() + "' (keys " + keys.base() + ":*)";
+  auto has = [&](const char* word) { return error.find(word) != std::string::npos; };
+  if (has("WRONGTYPE") || has("H5REDISLOCK_CORRUPT"))
+    return Status::Corrupt("Redis holds data under " + where +
+                           " that h5redislock did not write (a foreign or damaged key; "
+                           "delete it or choose another prefix=): " + error);
+  if (has("NOAUTH") || has("unauthenticated"))
+    return Status::Auth("Redis requires a password for " + where +
+                        " (give it in the url, by password_file= or in H5REDISLOCK_PASSWORD): " + error);
+  if (has("NOPERM"))
+    return Status::Auth("the Redis user may not run the lock scripts on " + where + ": " + error);
+  if (has("LOADING") || has("BUSY") || has("READONLY") || has("MASTERDOWN") || has("TRYAGAIN") ||
+      has("CLUSTERDOWN") || has("MOVED") || has("ASK"))
+    return Status::Unavailable("Redis cannot serve " + where + " now: " + error);
+  return Status::Internal("Redis refused a lock script on " + where + ": " + error);
+}
+
+}  // namespace
+
+Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args, Reply* reply) {
+  const CompiledScript& compiled = Compiled(script);
+  Status s = conn.Command(ScriptCommand("EVALSHA", compiled.sha1, keys, args), reply);
+  if (!s.ok()) return s;
+  if (IsErrorReply(reply->get()) && ReplyString(reply->get()).rfind("NOSCRIPT", 0) == 0) {
+    // The server restarted or flushed its script cache: EVAL sends the body
+    // once and caches it again.
+    s = conn.Command(ScriptCommand("EVAL", compiled.source, keys, args), reply);
+    if (!s.ok()) return s;
+  }
+  if (IsErrorReply(reply->get())) return ScriptError(keys, ReplyString(reply->get()));
+  return Status::OK();
+}
+
+// ============================================================================
+// 4. Taking a lock
+// ============================================================================
+namespace {
+
+constexpr auto kLivenessTick = std::chrono::milliseconds(100);
+
+const char* ModeArg(LockMode mode) { return mode == LockMode::kWrite ? "w" : "r"; }
+
+bool ParseEntry(const redisReply* r, LockEntry* e) {
+  if (ReplyArraySize(r) < 10) return false;
+  e->token = ReplyString(ReplyElement(r, 0));
+  e->mode = ReplyString(ReplyElement(r, 1)) == "w" ? LockMode::kWrite : LockMode::kRead;
+  e->host = ReplyString(ReplyElement(r, 2));
+  e->host_key = ReplyString(ReplyElement(r, 3));
+  e->pid = static_cast<long>(ReplyInteger(ReplyElement(r, 4)));
+  e->start = static_cast<unsigned long long>(ReplyInteger(ReplyElement(r, 5)));
+  e->since_ms = ReplyInteger(ReplyElement(r, 6));
+  e->granted_ms = ReplyInteger(ReplyElement(r, 7));
+  e->lease_left_ms = ReplyInteger(ReplyElement(r, 8));
+  e->broken = ReplyInteger(ReplyElement(r, 9)) != 0;
+  return !e->token.empty();
+}
+
+bool ParseEntries(const redisReply* list, std::vector<LockEntry>* out) {
+  out->clear();
+  for (size_t i = 0; i < ReplyArraySize(list); ++i) {
+    LockEntry e;
+    if (!ParseEntry(ReplyElement(list, i), &e)) return false;
+    out->push_back(std::move(e));
+  }
+  return true;
+}
+
+std::string DescribeHolders(const std::vector<LockEntry>& entries, long long now_ms) {
+  std::string text;
+  int shown = 0;
+  for (const LockEntry& e : entries) {
+    if (e.granted_ms == 0) continue;
+    if (shown == 3) {
+      text += " and others";
+      break;
+    }
+    text += (shown++ ? ", " : "") + e.Describe(now_ms);
+  }
+  return text.empty() ? "no holder (the lock was being handed on)" : "held by " + text;
+}
+
+Status UnexpectedReply(const LockKeys& keys, const char* script) {
+  return Status::Corrupt(std::string("unexpected reply from the ") + script + " script for lock '" +
+                         keys.lock_name() + "' (is another program using the prefix?)");
+}
+
+// Entries of dead processes of this host among `entries`, not yet reaped.
+std::vector<std::string> DeadEntries(const std::vector<LockEntry>& entries, std::set<std::string>* reaped) {
+  std::vector<std::string> dead;
+  for (const LockEntry& e : entries) {
+    if (reaped->count(e.token)) continue;
+    if (CheckLiveness(e.host_key, e.pid, e.start) == Liveness::kDead) {
+      dead.push_back(e.token);
+      reaped->insert(e.token);
+    }
+  }
+  return dead;
+}
+
+// Gives up waiting: removes our entry (releasing it if the grant came just
+// now) and returns the holders for the error message.
+Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEntry>* holders,
+              long long* now_ms) {
+  Reply reply;
+  Status s = RunScript(conn, Script::kLeave, lease.keys(),
+                       {std::to_string(lease.retain_ms()), "1", lease.token()}, &reply);
+  if (!s.ok()) return s;
+  if (!ParseEntries(ReplyElement(reply.get(), 1), holders)) return UnexpectedReply(lease.keys(), "LEAVE");
+  *now_ms = ReplyInteger(ReplyElement(reply.get(), 2));
+  return Status::OK();
+}
+
+// The lock is ours, granted in `term` by a command sent no earlier than
+// `sent`: the lease runs from then, and is fenced when that master's term
+// ends. It is used only once the server's watch would see that end
+// (server_watch.h), and, from a server that just started, once the holders
+// from before it have had time to be fenced (MasterTerm::kRestartGrace). An
+// error if the term has ended already: a grant from a restarted or
+// failed-over master cannot be trusted; ask again where the lock lives.
+Status TakeGrant(LockLease* lease, Clock::time_point sent, MasterTerm& term, const std::string& what) {
+  lease->Start(sent);
+  if (!term.Enlist(lease->shared_from_this()))
+    return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what);
+  term.AwaitServerAge(std::min<Clock::duration>(MasterTerm::kRestartGrace, lease->margin()));
+  return term.Watch();
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g s", s);
+  return buf;
+}
+
+}  // namespace
+
+const char* ModeName(LockMode mode) { return mode == LockMode::kWrite ? "write" : "read"; }
+
+std::string LockEntry::Describe(long long now_ms) const {
+  std::string text = "pid " + std::to_string(pid) + " on " + host + " (" + ModeName(mode);
+  long long since = granted_ms ? granted_ms : since_ms;
+  if (since > 0 && now_ms >= since) {
+    text += granted_ms ? ", held for " : ", waiting for ";
+    text += Seconds((now_ms - since) / 1000.0);
+  }
+  if (broken) text += ", broken";
+  return text + ")";
+}
+
+std::string ThisProcessRecord() {
+  ProcessIdentity id = ThisProcess();
+  auto quote = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) continue;
+      out += c;
+    }
+    return out + "\"";
+  };
+  return "{\"host\":" + quote(id.host) + ",\"hostkey\":" + quote(id.host_key) +
+         ",\"pid\":" + std::to_string(id.pid) + ",\"start\":" + std::to_string(id.start) + "}";
+}
+
+Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
+                   long long* fence) {
+  const LockKeys& keys = lease->keys();
+  Router& router = lease->router();
+  const int slot = keys.slot();
+  const auto started = Clock::now();
+  const bool forever = request.timeout_s < 0;
+  const auto give_up = forever ? Clock::time_point::max()
+                               : started + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(request.timeout_s));
+  const std::string what = std::string(ModeName(request.mode)) + " lock on '" + request.file + "'";
+  const std::string grant = "the grant of the " + what;
+  const Argv args = {lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record_json,
+                     request.timeout_s == 0 ? "0" : "1", std::to_string(lease->retain_ms())};
+  std::set<std::string> reaped;
+
+  // Redis unreachable, failing over, or the lock's slot moving: a queued
+  // waiter asks again (ACQUIRE is idempotent) until its timeout, where the
+  // router now says the lock lives; a newcomer fails at once.
+  auto may_retry = [&] {
+    if (!lease->active() || Clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(kLivenessTick);
+    return true;
+  };
+  // A grant that cannot be used yet: too few replicas confirmed it (one may
+  // be resyncing after a failover), or the master that made it has been
+  // restarted or failed over since. It is asked for again while the timeout
+  // allows; the entry is there meanwhile, and the keeper renews it.
+  auto usable = [&](const Status& replicated, Clock::time_point sent, MasterTerm& term) {
+    if (!replicated.ok()) {
+      lease->Start(sent);
+      return replicated;
+    }
+    return TakeGrant(lease, sent, term, what);
+  };
+  // Reaps entries of dead processes of this host.
+  auto remove = [&](const std::vector<std::string>& tokens) {
+    return router.Run(slot, [&](RedisConnection& c) {
+      return RemoveEntries(c, keys, tokens, lease->retain_ms() / 1000.0);
+    });
+  };
+  long long now_ms = 0;
+  std::vector<LockEntry> ahead;
+  Clock::time_point queued_at;  // when the last ACQUIRE that found us queued was sent
+  Status s;
+  for (;;) {
+    Reply reply;
+    Clock::time_point sent;
+    std::shared_ptr<MasterTerm> term;
+    Status replicated;
+    s = router.Run(slot, [&](RedisConnection& conn) {
+      sent = Clock::now();
+      term = conn.term();
+      replicated = Status::OK();
+      Status run = RunScript(conn, Script::kAcquire, keys, args, &reply);
+      if (run.ok() && ReplyString(ReplyElement(reply.get(), 0)) == "granted")
+        replicated = router.ConfirmReplicated(conn, grant);
+      return run;
+    });
+    if (!s.ok()) {
+      if (s.code() == Status::Code::kUnavailable && may_retry()) continue;
+      break;
+    }
+    const std::string state = ReplyString(ReplyElement(reply.get(), 0));
+    if (state == "granted") {
+      s = usable(replicated, sent, *term);
+      if (s.ok()) {
+        // A waiter that was paused, or whose entry Redis lost, may be handed
+        // a grant it can no longer trust: give it back rather than fail later.
+        s = lease->CheckValid("taking the lock");
+        if (!s.ok()) break;
+        *fence = ReplyInteger(ReplyElement(reply.get(), 1));
+        return s;
+      }
+      if (may_retry()) continue;
+      break;
+    }
+    if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead)) {
+      s = UnexpectedReply(keys, "ACQUIRE");
+      break;
+    }
+    now_ms = ReplyInteger(ReplyElement(reply.get(), 4));
+    if (state == "queued") {
+      lease->Start(sent);
+      queued_at = sent;
+    }
+    std::vector<std::string> dead = DeadEntries(ahead, &reaped);
+    if (!dead.empty()) {
+      s = remove(dead);
+      if (!s.ok()) break;
+      continue;  // ask again: the lock may be ours now
+    }
+    if (state == "busy") {
+      return Status::Busy("the " + what + " is not free and timeout=0 forbids waiting; " +
+                          DescribeHolders(ahead, now_ms));
+    }
+    const auto now = Clock::now();
+    if (now >= give_up) break;
+    // Block until granted, the timeout, or the soonest lease ahead runs out
+    // (then ACQUIRE prunes it). Meanwhile, watch the processes ahead.
+    long long soonest_ms = ReplyInteger(ReplyElement(reply.get(), 2));
+    auto until = give_up;
+    if (soonest_ms >= 0) until = std::min(until, now + std::chrono::milliseconds(soonest_ms + 20));
+    double wait_s = std::chrono::duration<double>(until - now).count();
+    char wait_arg[32];
+    std::snprintf(wait_arg, sizeof wait_arg, "%.3f", std::max(wait_s, 0.001));
+    const auto local_deadline =
+        until + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(router.timeout_s()));
+    Status reap_status;
+    auto watch = [&] {
+      std::vector<std::string> gone = DeadEntries(ahead, &reaped);
+      if (gone.empty()) return;
+      reap_status = remove(gone);
+    };
+    // BLPOP on the master that serves the lock: the grant is pushed there.
+    ConnectionPool::Lease conn;
+    s = router.Get(slot, &conn);
+    if (!s.ok()) {
+      if (may_retry()) continue;
+      break;
+    }
+    conn->TakeRedirection();
+    Reply popped;
+    s = conn->BlockingCommand({"BLPOP", keys.WakeKey(lease->token()), wait_arg}, local_deadline, kLivenessTick,
+                              watch, &popped);
+    HostPort ask;
+    if (router.Reroute(conn, &ask) || !s.ok()) {
+      // The server failed, or the lock's slot moved, or its master was failed
+      // over: ask again where the lock lives now.
+      if (may_retry()) continue;
+      break;
+    }
+    if (ReplyArraySize(popped.get()) == 2) {
+      // Granted while we waited: given back if the lease ran out meanwhile (as
+      // above), asked for again if it cannot be used yet.
+      s = lease->CheckValid("taking the lock");
+      if (!s.ok()) break;
+      s = usable(router.ConfirmReplicated(*conn, grant), queued_at, *conn->term());
+      if (s.ok()) {
+        *fence = ReplyInteger(ReplyElement(popped.get(), 1));
+        return s;
+      }
+      if (may_retry()) continue;
+      break;
+    }
+    // Timed out: ACQUIRE again, which prunes expired entries and tells us
+    // where we stand; the loop ends at give_up.
+    if (Clock::now() >= give_up) break;
+  }
+
+  // Failure: take our entry out of Redis, whatever state it reached.
+  std::vector<LockEntry> holders;
+  Status left = router.Run(slot, [&](RedisConnection& c) { return GiveUp(c, *lease, &holders, &now_ms); });
+  if (!s.ok()) {
+    if (!left.ok() && lease->active())
+      return s.WithContext("cannot take the " + what + " (its waiter entry expires within the lease)");
+    return s.WithContext("cannot take the " + what);
+  }
+  if (!left.ok()) return left.WithContext("cannot take the " + what);
+  const double waited = std::chrono::duration<double>(Clock::now() - started).count();
+  return Status::Timeout("timed out after " + Seconds(waited) + " waiting for the " + what + "; " +
+                         DescribeHolders(holders.empty() ? ahead : holders, now_ms));
+}
+
+// ============================================================================
+// 5. Releasing, renewing, reading
+// ============================================================================
+
+Status ReleaseLock(const LockLease& lease, bool* was_held) {
+  Reply reply;
+  Status s = lease.router().Run(lease.keys().slot(), [&](RedisConnection& conn) {
+    return RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), "0", lease.token()},
+                     &reply);
+  });
+  if (!s.ok())
+    return s.WithContext("cannot release the lock on '" + lease.file() + "' (it expires within the lease)");
+  *was_held = ReplyString(ReplyElement(reply.get(), 0)) == "held";
+  return Status::OK();
+}
+
+Argv RenewArgs(const LockLease& lease) {
+  return {lease.token(), std::to_string(lease.lease_ms()), std::to_string(lease.retain_ms())};
+}
+
+Argv RenewCommand(const LockLease& lease) {
+  return ScriptCommand("EVALSHA", Compiled(Script::kRenew).sha1, lease.keys(), RenewArgs(lease));
+}
+
+Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive) {
+  if (IsErrorReply(reply)) return ScriptError(lease.keys(), ReplyString(reply));
+  *alive = ReplyInteger(reply) == 1;
+  return Status::OK();
+}
+
+Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                    long long* marked) {
+  Reply reply;
+  Status s = RunScript(conn, Script::kBreak, keys, tokens, &reply);
+  if (s.ok()) *marked = ReplyInteger(reply.get());
+  return s;
+}
+
+Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                     double retain_s) {
+  Argv args = {std::to_string(static_cast<long long>(retain_s * 1000)), "0"};
+  args.insert(args.end(), tokens.begin(), tokens.end());
+  Reply reply;
+  return RunScript(conn, Script::kLeave, keys, args, &reply);
+}
+
+Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapshot* out) {
+  Reply reply;
+  Status s = RunScript(conn, Script::kSnapshot, keys, {}, &reply);
+  if (!s.ok()) return s;
+  LockSnapshot snap;
+  snap.lock_name = keys.lock_name();
+  snap.now_ms = ReplyInteger(ReplyElement(reply.get(), 0));
+  const redisReply* state = ReplyElement(reply.get(), 1);
+  for (size_t i = 0; i + 1 < ReplyArraySize(state); i += 2) {
+    std::string field = ReplyString(ReplyElement(state, i));
+    long long value = ReplyInteger(ReplyElement(state, i + 1));
+    if (field == "acquired") snap.acquisitions = value;
+    else if (field == "wait_ms") snap.wait_total_ms = value;
+    else if (field == "wait_max_ms") snap.wait_max_ms = value;
+    else if (field == "fence") snap.fence = value;
+  }
+  if (!ParseEntries(ReplyElement(reply.get(), 2), &snap.holders) ||
+      !ParseEntries(ReplyElement(reply.get(), 3), &snap.waiters))
+    return UnexpectedReply(keys, "SNAPSHOT");
+  *out = std::move(snap);
+  return Status::OK();
+}
+
+}  // namespace h5redislock

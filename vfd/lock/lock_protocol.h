@@ -1,0 +1,107 @@
+// lock_protocol.h: the readers-writers lock in Redis, one lock at a time.
+//
+// The protocol itself (keys, states, transitions, scripts) is described at
+// the top of lock_protocol.cc, next to the Lua that implements it. This header
+// is its client side: take a lock (waiting as long as allowed), leave it,
+// renew entries, and read a lock's state for people and tools.
+//
+// Thread-safety: the functions are thread-safe; each borrows its own
+// connections from the pool.
+#ifndef H5REDISLOCK_LOCK_PROTOCOL_H_
+#define H5REDISLOCK_LOCK_PROTOCOL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "lock/lock_keys.h"
+#include "lock/lock_lease.h"
+#include "redis/redis_connection.h"
+
+namespace h5redislock {
+
+enum class LockMode { kRead, kWrite };
+const char* ModeName(LockMode mode);  // "read" / "write"
+
+// One entry of a lock, as Redis has it.
+struct LockEntry {
+  std::string token;
+  LockMode mode = LockMode::kRead;
+  std::string host;
+  std::string host_key;
+  long pid = 0;
+  unsigned long long start = 0;
+  long long since_ms = 0;      // Redis time the entry was made (queued or granted at once)
+  long long granted_ms = 0;    // Redis time it was granted; 0 while waiting
+  long long lease_left_ms = 0; // until Redis expires it unless renewed
+  bool broken = false;         // `h5redislock break` refused it further renewals
+
+  // "pid 1234 on node7 (write, held for 2.1 s)"
+  std::string Describe(long long now_ms) const;
+};
+
+// A lock as a whole, read atomically.
+struct LockSnapshot {
+  std::string lock_name;
+  long long now_ms = 0;                  // Redis time of the snapshot
+  std::vector<LockEntry> holders;
+  std::vector<LockEntry> waiters;        // in the order they will be served
+  long long acquisitions = 0;            // since the lock was last forgotten (see `retain`)
+  long long wait_total_ms = 0;
+  long long wait_max_ms = 0;
+  long long fence = 0;                   // the last fencing number handed out
+};
+
+struct AcquireRequest {
+  LockMode mode = LockMode::kRead;
+  double timeout_s = 60;   // 0: never wait; < 0: wait forever
+  std::string file;        // for messages
+};
+
+// Takes the lock described by `lease` (its keys, token and lease length) in
+// `request.mode`, waiting up to the timeout. On success the lease is active
+// and *fence holds the fencing number of this grant. On failure nothing of
+// this attempt is left in Redis (the waiter entry is removed), and the error
+// names the file, the mode and the holders.
+//
+// While waiting, the lease keeper must renew the entry: `lease` is expected to
+// be registered with it (it ignores the lease until Activate()).
+Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
+                   long long* fence);
+
+// Removes the entry of `lease` and hands the lock on. *was_held tells whether
+// Redis still had it as a holder (false: the lease had been lost).
+Status ReleaseLock(const LockLease& lease, bool* was_held);
+
+// The RENEW command for one entry, for the keeper's pipeline, and the meaning
+// of its reply: OK and *alive=true if the entry was extended.
+Argv RenewCommand(const LockLease& lease);
+Argv RenewArgs(const LockLease& lease);  // its arguments, for RunScript
+Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive);
+
+// Reads a lock's whole state in one round trip.
+Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapshot* out);
+
+// Marks entries broken: their renewals fail, so they end with their current
+// lease and their processes are fenced (see kBreak in lock_protocol.cc).
+Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                    long long* marked);
+
+// Removes entries at once and hands the lock on: only for entries whose
+// processes are known to be dead.
+Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
+                     double retain_s);
+
+// The JSON record that describes this process in its entries.
+std::string ThisProcessRecord();
+
+// Runs one of the protocol's scripts (EVALSHA, loading it on NOSCRIPT) and
+// turns error replies into Status (see lock_protocol.cc).
+enum class Script { kAcquire, kLeave, kRenew, kBreak, kSnapshot };
+Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
+                 Reply* reply);
+
+}  // namespace h5redislock
+
+#endif  // H5REDISLOCK_LOCK_PROTOCOL_H_

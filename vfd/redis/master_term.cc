@@ -1,0 +1,127 @@
+#include "redis/master_term.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+#include "base/log.h"
+#include "redis/redis_connection.h"
+#include "redis/server_watch.h"
+
+namespace h5redislock {
+namespace {
+
+// The value of `field` in INFO's "field:value" lines; "" if absent.
+std::string InfoField(const std::string& info, const std::string& field) {
+  size_t at = 0;
+  while ((at = info.find(field + ":", at)) != std::string::npos) {
+    if (at == 0 || info[at - 1] == '\n') {
+      size_t start = at + field.size() + 1;
+      size_t end = info.find_first_of("\r\n", start);
+      return info.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    }
+    at += field.size();
+  }
+  return {};
+}
+
+// How long the server of `info` (INFO server) has certainly been up. Redis
+// counts uptime as the difference of two truncated seconds (now, and its
+// start), which can overstate it by up to a second; the fraction of the
+// current second on its clock (server_time_usec) takes back what it can.
+Clock::duration CertainUptime(const std::string& info) {
+  const long long uptime_s = std::atoll(InfoField(info, "uptime_in_seconds").c_str());
+  const std::string now_us = InfoField(info, "server_time_usec");
+  const long long fraction_us = now_us.empty() ? 0 : std::atoll(now_us.c_str()) % 1000000;
+  const Clock::duration certain = std::chrono::seconds(uptime_s - 1) + std::chrono::microseconds(fraction_us);
+  return std::max<Clock::duration>(certain, Clock::duration::zero());
+}
+
+}  // namespace
+
+bool MasterTerm::Enlist(const std::shared_ptr<Fenceable>& grant) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ended_) return false;
+  grants_.erase(std::remove_if(grants_.begin(), grants_.end(),
+                               [](const std::weak_ptr<Fenceable>& g) { return g.expired(); }),
+                grants_.end());
+  grants_.push_back(grant);
+  return true;
+}
+
+void MasterTerm::End(const std::string& why) {
+  std::vector<std::weak_ptr<Fenceable>> fenced;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    fenced.swap(grants_);
+  }
+  int locks = 0;
+  for (const auto& weak : fenced) {
+    if (auto grant = weak.lock()) {
+      grant->MarkLost(why);
+      ++locks;
+    }
+  }
+  if (locks > 0)
+    Log(LogLevel::kInfo, why + ": " + std::to_string(locks) +
+                             " lock(s) granted there fenced, I/O on them fails from now on");
+}
+
+bool MasterTerm::HasGrants() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(grants_.begin(), grants_.end(), [](const std::weak_ptr<Fenceable>& g) { return !g.expired(); });
+}
+
+Status MasterTerm::Watch() const { return watch_->Ensure(); }
+
+bool MasterTerm::ended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_;
+}
+
+void MasterTerm::NoteServerStart(Clock::time_point started) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Each is a bound the true start lies before: the earliest is the tightest.
+  server_started_ = std::min(server_started_, started);
+}
+
+void MasterTerm::AwaitServerAge(Clock::duration age) const {
+  Clock::time_point until;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (server_started_ == Clock::time_point::max()) return;  // never seen
+    until = server_started_ + age;
+  }
+  if (until > Clock::now()) {
+    Log(LogLevel::kDebug, "the Redis master started just now: waiting before using its grant");
+    std::this_thread::sleep_until(until);
+  }
+}
+
+Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
+  // Two sections in two commands: INFO takes one section before Redis 7.
+  std::vector<Reply> replies;
+  Status s = conn.Pipeline({{"INFO", "server"}, {"INFO", "replication"}}, &replies);
+  if (!s.ok()) return s;
+  for (const Reply& r : replies) {
+    if (!IsErrorReply(r.get())) continue;
+    const std::string error = ReplyString(r.get());
+    // INFO is the first command on a connection: a missing password shows here.
+    if (error.rfind("NOAUTH", 0) == 0)
+      return Status::Auth("Redis at " + conn.endpoint().Describe() +
+                          " requires a password (give it in the url, by password_file= or in "
+                          "H5REDISLOCK_PASSWORD): " + error);
+    return Status::Auth("Redis at " + conn.endpoint().Describe() +
+                        " refused INFO, which tells a restart or a failover (the user needs it): " + error);
+  }
+  const Clock::time_point received = Clock::now();
+  const std::string server = ReplyString(replies[0].get()), replication = ReplyString(replies[1].get());
+  out->role = InfoField(replication, "role");
+  out->reign = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
+  out->started = received - CertainUptime(server);
+  return Status::OK();
+}
+
+}  // namespace h5redislock

@@ -1,0 +1,393 @@
+#include "redis/redis_connection.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/hiredis_ssl.h>
+#include <openssl/crypto.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "redis/master_term.h"
+#include "redis/server_watch.h"
+
+namespace h5redislock {
+namespace {
+
+constexpr size_t kMaxIdleConnections = 4;
+
+timeval ToTimeval(double seconds) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - std::floor(seconds)) * 1e6);
+  return tv;
+}
+
+// Each argument goes over the wire as its own bulk string, so values never
+// need quoting and may hold any byte.
+void ToArgv(const Argv& argv, std::vector<const char*>* ptrs, std::vector<size_t>* lens) {
+  ptrs->clear();
+  lens->clear();
+  for (const std::string& a : argv) {
+    ptrs->push_back(a.data());
+    lens->push_back(a.size());
+  }
+}
+
+std::once_flag g_openssl_once;
+
+// Writing to a connection the server has closed raises SIGPIPE, whose default
+// action kills the program we were loaded into. Like libpq, block it in the
+// calling thread for the duration of our socket I/O and swallow a SIGPIPE
+// that our own write caused (one that was pending before is left alone).
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
+}  // namespace
+
+void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
+
+bool IsErrorReply(const redisReply* r) { return r && r->type == REDIS_REPLY_ERROR; }
+
+std::string ReplyString(const redisReply* r) {
+  if (!r) return {};
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+    case REDIS_REPLY_VERB:
+      return std::string(r->str, r->len);
+    default:
+      return {};
+  }
+}
+
+long long ReplyInteger(const redisReply* r) {
+  if (!r) return 0;
+  if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+  if (r->type == REDIS_REPLY_STRING) return std::strtoll(r->str, nullptr, 10);
+  return 0;
+}
+
+size_t ReplyArraySize(const redisReply* r) {
+  return r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+}
+
+const redisReply* ReplyElement(const redisReply* r, size_t i) {
+  return i < ReplyArraySize(r) ? r->element[i] : nullptr;
+}
+
+RedisConnection::RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl)
+    : endpoint_(endpoint), ctx_(ctx), ssl_(ssl) {}
+
+int RedisConnection::fd() const { return ctx_->fd; }
+
+RedisConnection::~RedisConnection() {
+  redisFree(ctx_);
+  if (ssl_) redisFreeSSLContext(ssl_);
+}
+
+Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
+                             std::unique_ptr<RedisConnection>* out) {
+  SigpipeGuard no_sigpipe;
+  const std::string where = "Redis at " + endpoint.Describe();
+  timeval tv = ToTimeval(timeout_s);
+  redisOptions options{};
+  if (endpoint.transport == RedisEndpoint::Transport::kUnix) {
+    REDIS_OPTIONS_SET_UNIX(&options, endpoint.socket_path.c_str());
+  } else {
+    REDIS_OPTIONS_SET_TCP(&options, endpoint.host.c_str(), endpoint.port);
+  }
+  options.connect_timeout = &tv;
+  options.command_timeout = &tv;
+  redisContext* ctx = redisConnectWithOptions(&options);
+  if (!ctx) return Status::Unavailable(where + ": out of memory creating a connection");
+  if (ctx->err) {
+    std::string err = ctx->errstr;
+    redisFree(ctx);
+    return Status::Unavailable(where + " is unreachable: " + err);
+  }
+  // Programs that a child execs must not inherit our sockets.
+  if (ctx->fd >= 0) {
+    int flags = fcntl(ctx->fd, F_GETFD);
+    if (flags >= 0) fcntl(ctx->fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+
+  redisSSLContext* ssl = nullptr;
+  if (endpoint.transport == RedisEndpoint::Transport::kTls) {
+    std::call_once(g_openssl_once, [] {
+      // Our threads (keeper, server watch) may still use OpenSSL while the
+      // process exits: OpenSSL must not free its state from an atexit handler.
+      OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+      redisInitOpenSSL();
+    });
+    redisSSLContextError ssl_err = REDIS_SSL_CTX_NONE;
+    const TlsOptions& t = endpoint.tls;
+    auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
+    ssl = redisCreateSSLContext(opt(t.ca_file), nullptr, opt(t.cert_file), opt(t.key_file),
+                                opt(t.server_name.empty() ? endpoint.host : t.server_name), &ssl_err);
+    if (!ssl) {
+      redisFree(ctx);
+      return Status::Unavailable(where + ": TLS set-up failed: " + redisSSLContextGetError(ssl_err));
+    }
+    if (redisInitiateSSLWithContext(ctx, ssl) != REDIS_OK) {
+      std::string err = ctx->errstr;
+      redisFree(ctx);
+      redisFreeSSLContext(ssl);
+      return Status::Unavailable(where + ": TLS handshake failed: " + err);
+    }
+  }
+
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, ctx, ssl));
+  Status s = conn->Authenticate();
+  if (!s.ok()) return s;
+  *out = std::move(conn);
+  return Status::OK();
+}
+
+Status RedisConnection::Authenticate() {
+  const std::string where = "Redis at " + endpoint_.Describe();
+  Reply reply;
+  if (!endpoint_.password.empty()) {
+    Argv auth = {"AUTH"};
+    if (!endpoint_.user.empty()) auth.push_back(endpoint_.user);
+    auth.push_back(endpoint_.password);
+    Status s = Command(auth, &reply);
+    if (!s.ok()) return s;
+    // Redis's own message (WRONGPASS ...) never repeats the password.
+    if (IsErrorReply(reply.get()))
+      return Status::Auth(where + " refused the credentials" +
+                          (endpoint_.user.empty() ? "" : " of user '" + endpoint_.user + "'") + ": " +
+                          ReplyString(reply.get()));
+  }
+  if (endpoint_.db != 0) {
+    Status s = Command({"SELECT", std::to_string(endpoint_.db)}, &reply);
+    if (!s.ok()) return s;
+    if (IsErrorReply(reply.get()))
+      return Status::Auth(where + ": SELECT " + std::to_string(endpoint_.db) + " failed: " +
+                          ReplyString(reply.get()));
+  }
+  return Status::OK();
+}
+
+Status RedisConnection::TransportError(const char* what) {
+  broken_ = true;
+  std::string detail = ctx_->err ? ctx_->errstr : "connection lost";
+  if (ctx_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == ETIMEDOUT)) detail = "timed out";
+  if (ctx_->err == REDIS_ERR_EOF) detail = "the server closed the connection";
+  return Status::Unavailable("Redis at " + endpoint_.Describe() + ": " + what + ": " + detail);
+}
+
+Status RedisConnection::Command(const Argv& argv, Reply* reply) {
+  std::vector<Argv> one = {argv};
+  std::vector<Reply> replies;
+  Status s = Pipeline(one, &replies);
+  if (s.ok()) *reply = std::move(replies[0]);
+  return s;
+}
+
+Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies) {
+  SigpipeGuard no_sigpipe;
+  if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (const Argv& argv : commands) {
+    ToArgv(argv, &ptrs, &lens);
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
+      return TransportError("sending a command failed");
+  }
+  replies->clear();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) return TransportError("no reply");
+    replies->emplace_back(static_cast<redisReply*>(raw));
+    Note(replies->back().get());
+  }
+  return Status::OK();
+}
+
+Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
+                                        const std::function<void()>& on_tick, Reply* reply) {
+  SigpipeGuard no_sigpipe;
+  if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  ToArgv(argv, &ptrs, &lens);
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
+    return TransportError("sending a command failed");
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return TransportError("sending a command failed");
+  }
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return TransportError("bad reply");
+    if (raw) {
+      reply->reset(static_cast<redisReply*>(raw));
+      Note(reply->get());
+      return Status::OK();
+    }
+    auto now = Clock::now();
+    if (now >= deadline) {
+      broken_ = true;
+      return Status::Unavailable("Redis at " + endpoint_.Describe() + ": no reply in time");
+    }
+    auto wait = std::min<Clock::duration>(tick, deadline - now);
+    pollfd pfd{ctx_->fd, POLLIN, 0};
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) + 1;
+    int n = poll(&pfd, 1, ms);
+    if (n < 0 && errno != EINTR) return TransportError("waiting for a reply failed");
+    if (n > 0) {
+      if (redisBufferRead(ctx_) != REDIS_OK) return TransportError("reading a reply failed");
+    } else if (on_tick) {
+      on_tick();
+    }
+  }
+}
+
+void RedisConnection::Note(const redisReply* reply) {
+  if (!redirection_) redirection_ = ParseRedirection(reply);
+}
+
+Redirection RedisConnection::TakeRedirection() {
+  Redirection r = std::move(redirection_);
+  redirection_ = Redirection();
+  return r;
+}
+
+ConnectionPool::ConnectionPool(RedisEndpoint endpoint, double timeout_s)
+    : endpoint_(std::move(endpoint)),
+      timeout_s_(timeout_s),
+      watch_(std::make_unique<ServerWatch>(this)),
+      term_(std::make_shared<MasterTerm>(watch_.get())) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+ConnectionPool::Lease& ConnectionPool::Lease::operator=(Lease&& other) {
+  if (this != &other) {
+    if (pool_ && conn_) pool_->Put(std::move(conn_));
+    pool_ = other.pool_;
+    conn_ = std::move(other.conn_);
+    reused_ = other.reused_;
+  }
+  return *this;
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (pool_ && conn_) pool_->Put(std::move(conn_));
+}
+
+Status ConnectionPool::Get(Lease* out) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      *out = Lease(this, std::move(idle_.back()), true);
+      idle_.pop_back();
+      return Status::OK();
+    }
+  }
+  std::unique_ptr<RedisConnection> conn;
+  Status s = RedisConnection::Open(endpoint_, timeout_s_, &conn);
+  if (s.ok()) s = Admit(conn.get());
+  if (!s.ok()) return s;
+  *out = Lease(this, std::move(conn), false);
+  return Status::OK();
+}
+
+Status ConnectionPool::Admit(RedisConnection* conn) {
+  ServerIdentity id;
+  Status s = ReadServerIdentity(*conn, &id);
+  if (!s.ok()) return s;
+  const std::string& role = id.role;
+  if (role != "master") {
+    // Whatever reign we knew on this server has certainly ended.
+    EndTerm("Redis at " + endpoint_.Describe() + " was failed over: it is a " +
+            (role.empty() ? "non-master" : role) + " now");
+    return Status::Unavailable("Redis at " + endpoint_.Describe() + " is not a master (role: " + role +
+                               "): it was failed over, or the cluster or Sentinel has not caught up yet");
+  }
+  std::shared_ptr<MasterTerm> ended;
+  std::vector<std::unique_ptr<RedisConnection>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!identity_.empty() && identity_ != id.reign) {
+      ended = term_;
+      term_ = std::make_shared<MasterTerm>(watch_.get());
+      dropped.swap(idle_);
+    }
+    identity_ = id.reign;
+    term_->NoteServerStart(id.started);
+    conn->set_term(term_);
+  }
+  // Another process, or the same one in a later reign: whatever it holds,
+  // grants made before may be missing.
+  if (ended)
+    ended->End("Redis at " + endpoint_.Describe() +
+               " restarted or was failed over (it has another run or replication id now)");
+  return Status::OK();
+}
+
+
+bool ConnectionPool::HasGrants() {
+  std::shared_ptr<MasterTerm> term;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    term = term_;
+  }
+  return term->HasGrants();
+}
+
+void ConnectionPool::EndTerm(const std::string& why) {
+  std::shared_ptr<MasterTerm> ended;
+  std::vector<std::unique_ptr<RedisConnection>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ended = term_;
+    term_ = std::make_shared<MasterTerm>(watch_.get());
+    identity_.clear();
+    dropped.swap(idle_);
+  }
+  ended->End(why);
+}
+
+void ConnectionPool::DropIdle() {
+  std::vector<std::unique_ptr<RedisConnection>> dropped;
+  std::lock_guard<std::mutex> lock(mu_);
+  dropped.swap(idle_);
+}
+
+void ConnectionPool::Put(std::unique_ptr<RedisConnection> conn) {
+  if (conn->broken()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn->term() != term_) return;  // opened in a reign that has ended
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
+}
+
+}  // namespace h5redislock
