@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "clock.h"
 #include "redirection.h"
 #include "redis_endpoint.h"
 #include "status.h"
@@ -40,7 +41,6 @@ namespace h5redislock {
 
 class MasterTerm;
 class ServerWatch;
-using Clock = std::chrono::steady_clock;
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;
