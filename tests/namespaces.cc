@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -63,6 +64,13 @@ pid_t RunInNewNamespaces(const std::function<bool()>& setup, const std::function
 }
 
 std::string NamespacesUnsupported() {
+  // Before 5.8 every /proc of a pid namespace shared one set of options: a
+  // hidepid mount here would hide processes on the whole machine.
+  struct utsname kernel;
+  int major = 0, minor = 0;
+  if (uname(&kernel) != 0 || std::sscanf(kernel.release, "%d.%d", &major, &minor) != 2 ||
+      major * 100 + minor < 508)
+    return "needs Linux 5.8 for a /proc of its own options";
   const int rc = WaitChild(RunChild([] {
     if (!EnterMountNamespaceWithProc("hidepid=2")) return 1;
     if (!EnterPidNamespaceForChildren()) return 2;

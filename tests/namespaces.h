@@ -51,7 +51,8 @@ bool EnterTimeNamespaceForChildren(long boottime_offset_s);
 pid_t RunInNewNamespaces(const std::function<bool()>& setup, const std::function<int()>& body);
 
 // "" if this kernel and sandbox allow all of the above to a child of this
-// process; otherwise what failed, for GTEST_SKIP.
+// process; otherwise what failed, for GTEST_SKIP. Linux 5.8 at least: an
+// older one shares /proc's options (hidepid) across all mounts.
 std::string NamespacesUnsupported();
 
 }  // namespace testing
