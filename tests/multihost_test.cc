@@ -40,23 +40,12 @@
 #include <thread>
 
 #include "hdf5_files.h"
+#include "polling.h"
 #include "test_support.h"
 
 namespace h5redislock {
 namespace testing {
 namespace {
-
-void SleepSeconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
-
-// Waits up to `seconds` for `done`; its last value.
-bool WaitFor(const std::function<bool()>& done, double seconds) {
-  const double until = MonotonicSeconds() + seconds;
-  while (!done()) {
-    if (MonotonicSeconds() > until) return done();
-    SleepSeconds(0.01);
-  }
-  return true;
-}
 
 // Runs a program (no shell); its exit status, with stdout and stderr in *output.
 int RunCommand(const std::vector<std::string>& argv, std::string* output = nullptr) {

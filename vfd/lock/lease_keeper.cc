@@ -125,6 +125,8 @@ void LeaseKeeper::Run() {
     auto period = std::chrono::milliseconds::max();
     for (const auto& l : leases_) period = std::min(period, l->renew_period());
     next_round_ = Clock::now() + period;
+    // Across a suspend this wakes late by the time suspended (clock.h); the
+    // leases' deadlines, on the same clock, do not move meanwhile.
     wake_.wait_until(lock, next_round_);
     std::vector<std::shared_ptr<LockLease>> due;
     for (const auto& l : leases_)

@@ -3,10 +3,17 @@
 // An entry (a waiter, and after the grant a holder) lives in Redis only as
 // long as its lease, which the lease keeper renews. Redis measures the lease on
 // its own clock from when it ran our command; we measure a deadline on our
-// monotonic clock from when we *sent* the command, which is no later, minus a
-// safety margin. So while our clock says "before the deadline", Redis has not
+// clock from when we *sent* the command, which is no later, minus a safety
+// margin. So while our clock says "before the deadline", Redis has not
 // expired the entry and nobody else can hold a conflicting lock, provided the
 // two clocks run at about the same rate (see "Guarantees" in the README).
+//
+// Our clock is CLOCK_BOOTTIME (clock.h), not CLOCK_MONOTONIC: Redis's clock
+// runs on while this machine is suspended, hibernated or paused for a VM
+// snapshot, and so must ours. On CLOCK_MONOTONIC, which stops meanwhile, a
+// holder resumed after its entry expired would find its deadline still ahead
+// and write on, next to the process Redis granted the lock to, until its
+// keeper's next renewal found the entry gone.
 //
 // The I/O path asks CheckValid(): two atomic loads and a clock read, no lock
 // and no Redis round trip. Once the deadline passes, the keeper learns that
@@ -26,6 +33,7 @@
 #include <mutex>
 #include <string>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "lock/lock_keys.h"
 #include "redis/master_term.h"
@@ -92,7 +100,7 @@ class LockLease : public Fenceable, public std::enable_shared_from_this<LockLeas
   const std::string file_;
   const unsigned long fork_generation_;
 
-  std::atomic<long long> deadline_ns_{0};  // steady clock; 0 until Start
+  std::atomic<long long> deadline_ns_{0};  // on Clock (BOOTTIME); 0 until Start
   std::atomic<bool> lost_{false};
   mutable std::mutex mu_;
   std::string lost_reason_;                // guarded by mu_

@@ -69,9 +69,10 @@
 // *Fast recovery on one host.* A waiter learns from ACQUIRE who is ahead of it
 // (holders and earlier waiters, with host key, pid and start time). While it
 // blocks, it asks its own kernel every 100 ms whether those of its host are
-// alive (process_identity.h: no Redis command). When one is dead, it removes
-// that entry with LEAVE (the entry's token identifies exactly that dead
-// attempt) and promote hands the lock on: the next waiter runs within a tick.
+// alive (process_identity.h: no Redis command). When one is certainly dead
+// (one that /proc hides from it is left to its lease), it removes that entry
+// with LEAVE (the entry's token identifies exactly that dead attempt) and
+// promote hands the lock on: the next waiter runs within a tick.
 // Connection liveness (CLIENT LIST) is deliberately not used: a live holder
 // whose connection dropped would be declared dead while it can still write.
 //

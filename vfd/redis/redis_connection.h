@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "redis/redirection.h"
 #include "redis/redis_endpoint.h"
@@ -40,7 +41,6 @@ namespace h5redislock {
 
 class MasterTerm;
 class ServerWatch;
-using Clock = std::chrono::steady_clock;
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;
