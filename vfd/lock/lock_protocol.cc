@@ -59,9 +59,9 @@
 // a list nobody pops: it expires with the entry's lease.
 //
 // *Leases.* Every entry expires (lease ZSET, Redis's own clock) unless its
-// process renews it: each process runs one keeper thread that renews all its
-// entries in one pipelined round trip every lease/3 (lease_keeper.h). Every
-// script first *prunes* expired entries, so a holder that vanished (host down,
+// process renews it: each process's keeper renews all its entries every
+// lease/3, in one pipelined round trip per master, each master on a schedule
+// of its own (lease_keeper.h). Every script first *prunes* expired entries, so a holder that vanished (host down,
 // network cut) frees the lock at most one lease after its last renewal. Its
 // process, if it still runs, stops all I/O before that moment: see
 // lock_lease.h for the local deadline and its safety margin (fencing).
