@@ -1,17 +1,26 @@
 // cluster_faults_test.cc: faults of one server among several, on a Redis
-// Cluster started by the test.
+// Cluster and a Sentinel set-up started by the test.
 //
-// A master that hangs (SIGSTOP, longer than a lease) costs the locks it
-// serves and no others: a process that holds a file on another master goes
-// on writing without a single refusal, and its entry there stays alive.
-// (Before each master had a lane of its own in the lease keeper, the
-// renewal round waited for the hung master for two command timeouts and the
-// healthy lock's lease ran out.) To watch it fail, make LeaseKeeper renew
-// every master in one round again (join the lanes).
+//  - A master that hangs (SIGSTOP, longer than a lease) costs the locks it
+//    serves and no others: a process that holds a file on another master
+//    goes on writing without a single refusal, and its entry there stays
+//    alive. (Before each master had a lane of its own in the lease keeper,
+//    the renewal round waited for the hung master for two command timeouts
+//    and the healthy lock's lease ran out.)
+//  - A master with fewer connected replicas than replicas= asks for cannot
+//    confirm a grant: the open fails at once, naming the file, the master,
+//    its replicas and the setting to change, instead of waiting its whole
+//    timeout. A replica that is connected but slow to confirm is waited for.
+//
+// To watch the first fail, make LeaseKeeper renew every master in one round
+// again (join the lanes); for the second, let CheckWaitReply (router.cc)
+// return its Unavailable error without reading INFO: the opens then take
+// their whole timeout.
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <cstdio>
@@ -20,6 +29,7 @@
 #include "cluster_fixture.h"
 #include "hdf5_files.h"
 #include "lock/lock_keys.h"
+#include "sentinel_fixture.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -54,6 +64,16 @@ class Frozen {
   pid_t pid_;
 };
 
+// Waits until `master` counts `n` connected replicas.
+void WaitForReplicas(const RedisServer& master, int n) {
+  const std::string wanted = "connected_slaves:" + std::to_string(n) + "\r";
+  for (const double give_up = MonotonicSeconds() + 30; MonotonicSeconds() < give_up;) {
+    if (master.Command({"INFO", "replication"}).find(wanted) != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL() << "the master never had " << n << " connected replicas";
+}
+
 // What the two-file writer tells the test, in memory they share.
 enum Shared { kOpened, kStop, kWrittenA, kRefusedA, kWrittenB, kRefusedB, kClosedA, kSharedSize };
 
@@ -67,6 +87,25 @@ class ClusterFaultsTest : public ::testing::Test {
     char real[PATH_MAX];
     EXPECT_NE(realpath(dir_.path().c_str(), real), nullptr);
     return LockKeys(kPrefix, std::string(real) + "/" + name);
+  }
+
+  // Opens (creates) `name` through a master that has `connected` of the
+  // `asked` replicas: it must fail within a second or two, long before its
+  // timeout, saying why and what to change, and leave no entry behind.
+  void ExpectTooFewReplicas(const std::string& name, const std::string& config, const RedisServer& master,
+                            int connected, int asked) {
+    const double started = MonotonicSeconds();
+    EXPECT_FALSE(Create(dir_.File(name), config));
+    const double took = MonotonicSeconds() - started;
+    std::printf("the open failed after %.3f s:\n%s\n", took, error_.c_str());
+    EXPECT_LT(took, 2.0) << error_;
+    const std::string expected[] = {
+        name, "127.0.0.1:" + std::to_string(master.port()),
+        std::to_string(connected) + " of the " + std::to_string(asked) + " replicas asked for",
+        "replicas=" + std::to_string(connected), "more replicas"};
+    for (const std::string& part : expected)
+      EXPECT_NE(error_.find(part), std::string::npos) << part << " not in " << error_;
+    EXPECT_EQ(LeaseLeftMs(master, KeysOf(name)), -1) << "the failed open left its entry";
   }
 
   // One process opens `a` and `b` and writes each in turn, every 20 ms, until
@@ -159,6 +198,49 @@ TEST_F(ClusterFaultsTest, HungMasterDelaysNoOtherMastersRenewals) {
   EXPECT_EQ(shared_[kClosedA], 1) << "closing the healthy file failed (its lock was lost)";
   // The fault was real: the hung master's lease ran out and its holder stopped.
   EXPECT_GT(shared_[kRefusedB], 0);
+}
+
+// replicas=1 is the default on a cluster; a cluster without replicas cannot
+// confirm a grant.
+TEST_F(ClusterFaultsTest, MasterWithoutReplicasFailsTheOpenAtOnce) {
+  LocalCluster cluster(3, 0);
+  const size_t master = cluster.MasterOf(KeysOf("alone.h5").slot());
+  ExpectTooFewReplicas("alone.h5", "url=" + cluster.url() + ";timeout=60", cluster.node(master), 0, 1);
+}
+
+// The Sentinels' master lost its replica: opens fail at once until it is back.
+TEST_F(ClusterFaultsTest, SentinelMasterWhoseReplicaStoppedFailsTheOpenAtOnce) {
+  LocalSentinels sentinels(1);
+  const std::string config = "url=" + sentinels.url() + ";timeout=60";
+  RedisServer& master = sentinels.server(sentinels.master());
+  RedisServer& replica = sentinels.server(1 - sentinels.master());
+  replica.Stop();
+  WaitForReplicas(master, 0);
+  ExpectTooFewReplicas("alone.h5", config, master, 0, 1);
+
+  replica.Start();
+  WaitForReplicas(master, 1);
+  EXPECT_TRUE(Create(dir_.File("alone.h5"), config)) << error_;
+}
+
+// A replica that is connected but does not confirm (stopped: its master
+// counts it until repl-timeout) may yet confirm: the open waits for it
+// within its timeout, as for a replica resyncing after a failover.
+TEST_F(ClusterFaultsTest, ReplicaSlowToConfirmIsWaitedFor) {
+  LocalSentinels sentinels(1);
+  const std::string config = "url=" + sentinels.url() + ";timeout=30";
+  pid_t opener;
+  {
+    Frozen frozen(sentinels.server(1 - sentinels.master()));
+    opener = RunChild([&] {
+      if (Create(dir_.File("patient.h5"), config)) return 0;
+      std::fprintf(stderr, "%s", error_.c_str());
+      return 1;
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    ASSERT_EQ(waitpid(opener, nullptr, WNOHANG), 0) << "the open ended while the replica was only stopped";
+  }
+  EXPECT_EQ(WaitChild(opener), 0);
 }
 
 }  // namespace

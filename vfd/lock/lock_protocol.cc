@@ -588,7 +588,9 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
   // A grant that cannot be used yet: too few replicas confirmed it (one may
   // be resyncing after a failover), or the master that made it has been
   // restarted or failed over since. It is asked for again while the timeout
-  // allows; the entry is there meanwhile, and the keeper renews it.
+  // allows; the entry is there meanwhile, and the keeper renews it. Not when
+  // the master has fewer replicas than asked for (kUnsatisfiable): no
+  // amount of asking makes it confirm.
   auto usable = [&](const Status& replicated, Clock::time_point sent, MasterTerm& term) {
     if (!replicated.ok()) {
       lease->Start(sent);
@@ -635,7 +637,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
         *fence = ReplyInteger(ReplyElement(reply.get(), 1));
         return s;
       }
-      if (may_retry()) continue;
+      if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
       break;
     }
     if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead)) {
@@ -703,7 +705,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
         *fence = ReplyInteger(ReplyElement(popped.get(), 1));
         return s;
       }
-      if (may_retry()) continue;
+      if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
       break;
     }
     // Timed out: ACQUIRE again, which prunes expired entries and tells us
