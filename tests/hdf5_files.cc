@@ -1,5 +1,7 @@
 #include "hdf5_files.h"
 
+#include "test_support.h"
+
 namespace h5redislock {
 namespace testing {
 
@@ -26,6 +28,14 @@ bool CreateFileWithDatasets(const std::string& path, hid_t fapl, const std::vect
   }
   H5Sclose(space);
   return f.Close() >= 0 && ok;
+}
+
+bool CreateLockedFile(const std::string& path, const std::string& config, std::string* error) {
+  hid_t fapl = LockedFapl(config);
+  bool ok = CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE);
+  *error = ok ? "" : ErrorText();  // before H5Pclose clears the stack
+  H5Pclose(fapl);
+  return ok;
 }
 
 bool WriteAll(hid_t file, const std::string& dataset, hid_t mem_type, const void* data) {

@@ -30,6 +30,11 @@ class H5File {
 bool CreateFileWithDatasets(const std::string& path, hid_t fapl, const std::vector<std::string>& names,
                             hsize_t length, hid_t type);
 
+// Creates (truncating) `path` with the dataset "x" (4 ints) through the
+// driver configured by `config` (LockedFapl, test_support.h). On failure
+// *error holds the HDF5 error stack; on success it is cleared.
+bool CreateLockedFile(const std::string& path, const std::string& config, std::string* error);
+
 bool WriteAll(hid_t file, const std::string& dataset, hid_t mem_type, const void* data);
 bool ReadAll(hid_t file, const std::string& dataset, hid_t mem_type, void* data);
 

@@ -22,13 +22,7 @@ class SentinelTest : public ::testing::Test {
   std::string Config(double lease = 3, double timeout = 60) const {
     return "url=" + sentinels_.url() + ";lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout);
   }
-  bool Create(const std::string& path, const std::string& config) {
-    hid_t fapl = LockedFapl(config);
-    bool ok = CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE);
-    error_ = ok ? "" : ErrorText();
-    H5Pclose(fapl);
-    return ok;
-  }
+  bool Create(const std::string& path, const std::string& config) { return CreateLockedFile(path, config, &error_); }
 
   LocalSentinels sentinels_{2};
   TempDir dir_;

@@ -24,6 +24,7 @@ class Status {
     kTimeout,           // the lock was not granted within the timeout
     kBusy,              // would have to wait, and timeout=0 forbids it
     kUnavailable,       // Redis unreachable or the connection broke
+    kUnsatisfiable,     // Redis cannot do what the configuration asks (replicas= more than it has)
     kAuth,              // Redis refused our credentials or a command (ACL)
     kCorrupt,           // Redis holds data under our keys we did not write
     kUpgrade,           // read-to-write upgrade within one process
@@ -41,6 +42,7 @@ class Status {
   static Status Timeout(std::string m) { return Error(Code::kTimeout, std::move(m)); }
   static Status Busy(std::string m) { return Error(Code::kBusy, std::move(m)); }
   static Status Unavailable(std::string m) { return Error(Code::kUnavailable, std::move(m)); }
+  static Status Unsatisfiable(std::string m) { return Error(Code::kUnsatisfiable, std::move(m)); }
   static Status Auth(std::string m) { return Error(Code::kAuth, std::move(m)); }
   static Status Corrupt(std::string m) { return Error(Code::kCorrupt, std::move(m)); }
   static Status Upgrade(std::string m) { return Error(Code::kUpgrade, std::move(m)); }

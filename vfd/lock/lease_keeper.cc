@@ -1,7 +1,7 @@
 #include "lock/lease_keeper.h"
 
 #include <algorithm>
-#include <map>
+#include <thread>
 
 #include "base/log.h"
 #include "lock/lock_protocol.h"
@@ -46,8 +46,9 @@ void RenewOne(LockLease* lease) {
   Settle(lease, s, alive, replicated, sent);
 }
 
-// Renews leases whose locks are on one master, in one round trip.
-void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
+// Renews leases whose locks are on one master, in one round trip whose
+// replies must come within `reply_within` (see the header).
+void RenewBatch(Router& router, const std::vector<LockLease*>& batch, Clock::duration reply_within) {
   const Argv wait = router.WaitCommand();
   std::vector<LockLease*> sent_for;
   std::vector<Reply> replies;
@@ -68,7 +69,7 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
     if (commands.empty()) return Status::OK();
     if (!wait.empty()) commands.push_back(wait);
     sent = Clock::now();
-    Status run = conn.Pipeline(commands, &replies);
+    Status run = conn.PipelineUntil(commands, sent + reply_within, &replies);
     if (!run.ok()) return run;
     // A lock whose slot moved is renewed again on its own below; the others
     // are answered, so the batch is not sent again.
@@ -96,69 +97,82 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch) {
 
 }  // namespace
 
+LeaseKeeper::Master LeaseKeeper::MasterOf(const LockLease& lease) {
+  return {&lease.router(), lease.router().PoolFor(lease.keys().slot())};
+}
+
 void LeaseKeeper::Add(std::shared_ptr<LockLease> lease) {
   std::lock_guard<std::mutex> lock(mu_);
-  // Wake the thread only if its next round would come too late for this
-  // lease: an uncontended open must not cost a context switch.
-  const bool wake = idle_ || Clock::now() + lease->renew_period() < next_round_;
-  leases_.push_back(std::move(lease));
-  if (!started_) {
-    started_ = true;
-    std::thread(&LeaseKeeper::Run, this).detach();  // lives as long as the process
-  }
-  if (wake) wake_.notify_one();
+  const Clock::time_point due = Clock::now() + lease->renew_period();
+  PlaceLocked(std::move(lease), due);
 }
 
 void LeaseKeeper::Remove(const LockLease* lease) {
   std::lock_guard<std::mutex> lock(mu_);
-  leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
-                               [lease](const std::shared_ptr<LockLease>& l) { return l.get() == lease; }),
-                leases_.end());
+  for (auto& entry : lanes_) {
+    std::vector<std::shared_ptr<LockLease>>& leases = entry.second->leases;
+    leases.erase(std::remove_if(leases.begin(), leases.end(),
+                                [lease](const std::shared_ptr<LockLease>& l) { return l.get() == lease; }),
+                 leases.end());
+  }
 }
 
-void LeaseKeeper::Run() {
+void LeaseKeeper::PlaceLocked(std::shared_ptr<LockLease> lease, Clock::time_point due) {
+  const Master master = MasterOf(*lease);
+  std::unique_ptr<Lane>& lane = lanes_[master];
+  if (!lane) {
+    lane = std::make_unique<Lane>();
+    std::thread(&LeaseKeeper::Run, this, master, lane.get()).detach();  // lives as long as the process
+  }
+  lane->leases.push_back(std::move(lease));
+  // Wake the lane only if its next round would come too late for this
+  // lease: an uncontended open must not cost a context switch.
+  if (due < lane->next_round) {
+    lane->next_round = due;
+    lane->wake.notify_one();
+  }
+}
+
+void LeaseKeeper::Run(Master master, Lane* lane) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    idle_ = true;
-    wake_.wait(lock, [this] { return !leases_.empty(); });
-    idle_ = false;
+    // PlaceLocked may bring the round forward.
+    while (Clock::now() < lane->next_round) {
+      if (lane->next_round == Clock::time_point::max()) {
+        lane->wake.wait(lock);
+      } else {
+        // Across a suspend this wakes late by the time suspended (clock.h);
+        // the leases' deadlines, on the same clock, do not move meanwhile.
+        lane->wake.wait_until(lock, lane->next_round);
+      }
+    }
+    const Clock::time_point started = Clock::now();
+    std::vector<std::shared_ptr<LockLease>> mine, moved;
+    for (std::shared_ptr<LockLease>& l : lane->leases) (MasterOf(*l) == master ? mine : moved).push_back(std::move(l));
+    lane->leases.swap(mine);
+    for (std::shared_ptr<LockLease>& l : moved) PlaceLocked(std::move(l), started);  // due now: this round's
     auto period = std::chrono::milliseconds::max();
-    for (const auto& l : leases_) period = std::min(period, l->renew_period());
-    next_round_ = Clock::now() + period;
-    // Across a suspend this wakes late by the time suspended (clock.h); the
-    // leases' deadlines, on the same clock, do not move meanwhile.
-    wake_.wait_until(lock, next_round_);
-    std::vector<std::shared_ptr<LockLease>> due;
-    for (const auto& l : leases_)
+    std::vector<std::shared_ptr<LockLease>> due;  // kept alive while renewed, even if removed meanwhile
+    for (const auto& l : lane->leases) {
+      period = std::min(period, l->renew_period());
       if (l->active() && !l->lost()) due.push_back(l);
+    }
+    // From the round's start, whatever it lasts (see the header).
+    lane->next_round = lane->leases.empty() ? Clock::time_point::max() : started + period;
     if (due.empty()) continue;
     lock.unlock();
-    RenewRound(due);
+    std::vector<LockLease*> batch;
+    for (const auto& l : due) batch.push_back(l.get());
+    if (master.second) {
+      Router& router = batch.front()->router();
+      const auto timeout =
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(router.timeout_s()));
+      RenewBatch(router, batch, std::min<Clock::duration>(period, timeout));
+    } else {
+      for (LockLease* lease : batch) RenewOne(lease);  // the router finds its master
+    }
     lock.lock();
   }
-}
-
-void LeaseKeeper::RenewRound(const std::vector<std::shared_ptr<LockLease>>& leases) {
-  // By master: leases whose master is not known yet go on their own.
-  using Batches = std::map<std::pair<Router*, ConnectionPool*>, std::vector<LockLease*>>;
-  Batches by_master;
-  for (const auto& l : leases) by_master[{&l->router(), l->router().PoolFor(l->keys().slot())}].push_back(l.get());
-  auto renew = [](Batches::const_iterator it) {
-    if (it->first.second) {
-      RenewBatch(*it->first.first, it->second);
-    } else {
-      for (LockLease* lease : it->second) RenewOne(lease);
-    }
-  };
-  if (by_master.size() == 1) {
-    renew(by_master.begin());
-    return;
-  }
-  // A master that does not answer (a host down: connects time out) must not
-  // hold up the renewals on the others: a thread per master.
-  std::vector<std::thread> threads;
-  for (auto it = by_master.cbegin(); it != by_master.cend(); ++it) threads.emplace_back(renew, it);
-  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace h5redislock

@@ -59,9 +59,9 @@
 // a list nobody pops: it expires with the entry's lease.
 //
 // *Leases.* Every entry expires (lease ZSET, Redis's own clock) unless its
-// process renews it: each process runs one keeper thread that renews all its
-// entries in one pipelined round trip every lease/3 (lease_keeper.h). Every
-// script first *prunes* expired entries, so a holder that vanished (host down,
+// process renews it: each process's keeper renews all its entries every
+// lease/3, in one pipelined round trip per master, each master on a schedule
+// of its own (lease_keeper.h). Every script first *prunes* expired entries, so a holder that vanished (host down,
 // network cut) frees the lock at most one lease after its last renewal. Its
 // process, if it still runs, stops all I/O before that moment: see
 // lock_lease.h for the local deadline and its safety margin (fencing).
@@ -588,7 +588,9 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
   // A grant that cannot be used yet: too few replicas confirmed it (one may
   // be resyncing after a failover), or the master that made it has been
   // restarted or failed over since. It is asked for again while the timeout
-  // allows; the entry is there meanwhile, and the keeper renews it.
+  // allows; the entry is there meanwhile, and the keeper renews it. Not when
+  // the master has fewer replicas than asked for (kUnsatisfiable): no
+  // amount of asking makes it confirm.
   auto usable = [&](const Status& replicated, Clock::time_point sent, MasterTerm& term) {
     if (!replicated.ok()) {
       lease->Start(sent);
@@ -635,7 +637,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
         *fence = ReplyInteger(ReplyElement(reply.get(), 1));
         return s;
       }
-      if (may_retry()) continue;
+      if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
       break;
     }
     if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead)) {
@@ -703,7 +705,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
         *fence = ReplyInteger(ReplyElement(popped.get(), 1));
         return s;
       }
-      if (may_retry()) continue;
+      if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
       break;
     }
     // Timed out: ACQUIRE again, which prunes expired entries and tells us

@@ -124,4 +124,16 @@ Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
   return Status::OK();
 }
 
+Status ReadConnectedReplicas(RedisConnection& conn, int* out) {
+  Reply reply;
+  Status s = conn.Command({"INFO", "replication"}, &reply);
+  if (!s.ok()) return s;
+  const std::string connected = InfoField(ReplyString(reply.get()), "connected_slaves");
+  if (IsErrorReply(reply.get()) || connected.empty())
+    return Status::Unavailable("Redis at " + conn.endpoint().Describe() +
+                               " did not tell its replicas (INFO replication): " + ReplyString(reply.get()));
+  *out = std::atoi(connected.c_str());
+  return Status::OK();
+}
+
 }  // namespace h5redislock

@@ -105,6 +105,10 @@ struct ServerIdentity {
 // Reads the identity of the server behind `conn`, in one round trip.
 Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out);
 
+// Reads how many replicas are connected to the master behind `conn` now
+// (INFO replication's connected_slaves), in one round trip.
+Status ReadConnectedReplicas(RedisConnection& conn, int* out);
+
 }  // namespace h5redislock
 
 #endif  // H5REDISLOCK_MASTER_TERM_H_

@@ -215,14 +215,8 @@ Status RedisConnection::Command(const Argv& argv, Reply* reply) {
 
 Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies) {
   SigpipeGuard no_sigpipe;
-  if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  for (const Argv& argv : commands) {
-    ToArgv(argv, &ptrs, &lens);
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
-      return TransportError("sending a command failed");
-  }
+  Status s = Send(commands);
+  if (!s.ok()) return s;
   replies->clear();
   for (size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
@@ -233,19 +227,43 @@ Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<
   return Status::OK();
 }
 
+Status RedisConnection::PipelineUntil(const std::vector<Argv>& commands, Clock::time_point deadline,
+                                      std::vector<Reply>* replies) {
+  SigpipeGuard no_sigpipe;
+  Status s = Send(commands);
+  replies->clear();
+  for (size_t i = 0; s.ok() && i < commands.size(); ++i) {
+    replies->emplace_back();
+    s = AwaitReply(deadline, Clock::duration::max(), nullptr, &replies->back());
+  }
+  return s;
+}
+
 Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
                                         const std::function<void()>& on_tick, Reply* reply) {
   SigpipeGuard no_sigpipe;
+  Status s = Send({argv});
+  return s.ok() ? AwaitReply(deadline, tick, on_tick, reply) : s;
+}
+
+Status RedisConnection::Send(const std::vector<Argv>& commands) {
   if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
-  ToArgv(argv, &ptrs, &lens);
-  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
-    return TransportError("sending a command failed");
+  for (const Argv& argv : commands) {
+    ToArgv(argv, &ptrs, &lens);
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
+      return TransportError("sending a command failed");
+  }
   int done = 0;
   while (!done) {
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) return TransportError("sending a command failed");
   }
+  return Status::OK();
+}
+
+Status RedisConnection::AwaitReply(Clock::time_point deadline, Clock::duration tick,
+                                   const std::function<void()>& on_tick, Reply* reply) {
   for (;;) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return TransportError("bad reply");

@@ -71,10 +71,15 @@ class RedisConnection {
   // Sends every command, then reads every reply: one round trip for all.
   Status Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies);
 
+  // The same, but the replies must all have come by `deadline` (sooner than
+  // the command timeout: a schedule's, lease_keeper.h). A reply that has not
+  // come by then breaks the connection (it would arrive later and be taken
+  // for the answer to the next command).
+  Status PipelineUntil(const std::vector<Argv>& commands, Clock::time_point deadline, std::vector<Reply>* replies);
+
   // Sends one (blocking) command and waits for its reply until `deadline`,
   // calling `on_tick` every `tick` while the reply has not come. A reply that
-  // has not come by the deadline breaks the connection (it would arrive later
-  // and be taken for the answer to the next command).
+  // has not come by the deadline breaks the connection, as above.
   Status BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
                          const std::function<void()>& on_tick, Reply* reply);
 
@@ -93,6 +98,11 @@ class RedisConnection {
  private:
   RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl);
   Status TransportError(const char* what);
+  // Writes `commands` out; their replies are read by AwaitReply.
+  Status Send(const std::vector<Argv>& commands);
+  // The next reply, by `deadline`, calling `on_tick` every `tick` meanwhile.
+  Status AwaitReply(Clock::time_point deadline, Clock::duration tick, const std::function<void()>& on_tick,
+                    Reply* reply);
   Status Authenticate();
   void Note(const redisReply* reply);
 

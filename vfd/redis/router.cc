@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "redis/cluster_router.h"
+#include "redis/master_term.h"
 #include "redis/sentinel_router.h"
 
 namespace h5redislock {
@@ -96,15 +97,29 @@ Argv Router::WaitCommand() const {
   return {"WAIT", std::to_string(policy_.replicas), std::to_string(policy_.wait_ms)};
 }
 
-Status Router::CheckWaitReply(const RedisConnection& conn, const redisReply* reply, const std::string& what) {
+Status Router::CheckWaitReply(RedisConnection& conn, const redisReply* reply, const std::string& what) {
   const std::string where = "Redis at " + conn.endpoint().Describe();
   if (IsErrorReply(reply)) return Status::Unavailable(where + " refused WAIT: " + ReplyString(reply));
   const long long acked = ReplyInteger(reply);
   if (acked >= policy_.replicas) return Status::OK();
-  Learn(NodeOf(conn), Redirection());
+  const std::string asked = std::to_string(policy_.replicas);
+  // A master whose replicas went to another (a failover) is looked for
+  // anew; one that has fewer replicas than asked cannot confirm anything,
+  // however often asked: that fails at once. One that has them but is slow
+  // to confirm (a replica resyncing, or stopped and not yet dropped) may
+  // confirm when asked again.
+  int connected = 0;
+  if (!Learn(NodeOf(conn), Redirection()) && ReadConnectedReplicas(conn, &connected).ok() &&
+      connected < policy_.replicas) {
+    const std::string fewer = std::to_string(connected);
+    return Status::Unsatisfiable(where + " has " + fewer + " of the " + asked + " replicas asked for (replicas=" +
+                                 asked + ") connected, so it cannot confirm " + what + ": set replicas=" + fewer +
+                                 " (see Failover in the README for what a failover may then lose) or give that "
+                                 "master more replicas");
+  }
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%g", policy_.wait_ms / 1000.0);
-  return Status::Unavailable(where + ": " + std::to_string(acked) + " of the " + std::to_string(policy_.replicas) +
+  return Status::Unavailable(where + ": " + std::to_string(acked) + " of the " + asked +
                              " replicas asked for (replicas=) confirmed " + what + " within " + seconds +
                              " s, so a failover could lose it (is a replica down or slow? see replicas= and "
                              "replica_timeout=)");

@@ -80,7 +80,9 @@ class Router {
   // The same, in pieces, for pipelines: the command (empty when the policy
   // asks for none), and the meaning of its reply.
   Argv WaitCommand() const;
-  Status CheckWaitReply(const RedisConnection& conn, const redisReply* reply, const std::string& what);
+  // A master with fewer connected replicas than the policy asks for fails
+  // with kUnsatisfiable: asking again cannot help.
+  Status CheckWaitReply(RedisConnection& conn, const redisReply* reply, const std::string& what);
 
  protected:
   // What the topology-specific routers do with news of a change from the
