@@ -61,7 +61,8 @@ class LeaseKeeper {
   LeaseKeeper() = default;
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
-  // Never destroyed while running: it lives in the process state (NoDestructor).
+  // Never destroyed: it lives in its fork generation's lock table, which is
+  // never freed (LockTable::ForThisProcess).
 
   void Add(std::shared_ptr<LockLease> lease);
   void Remove(const LockLease* lease);
