@@ -151,7 +151,14 @@ UndoJournal::Transfer RedisLockFile::InnerWrite(H5FD_mem_t type, hid_t dxpl) con
 }
 
 Status RedisLockFile::InnerFailed(const char* what) const {
-  return Status::IoError(std::string(what) + " failed on '" + name_ + "' in the inner driver");
+  const std::string cause = LastPushedCause();
+  return Status::IoError(std::string(what) + " failed on '" + name_ + "' in the inner driver" +
+                         (cause.empty() ? "" : ": " + cause));
+}
+
+Status RedisLockFile::Fail(const Status& s) const {
+  if (!s.ok() && journal_) journal_->Poison(s);
+  return s;
 }
 
 Status RedisLockFile::Read(H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void* buf) const {
@@ -168,7 +175,7 @@ Status RedisLockFile::Write(H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t si
   Status s = CheckLock("write");
   if (!s.ok()) return s;
   TestSeams::CountWrite();
-  if (journal_) return journal_->Write(addr, size, buf, InnerWrite(type, dxpl));
+  if (journal_) return Fail(journal_->Write(addr, size, buf, InnerWrite(type, dxpl)));
   return InnerWrite(type, dxpl)(addr, size, const_cast<void*>(buf));
 }
 
@@ -176,8 +183,8 @@ Status RedisLockFile::Flush(hid_t dxpl, bool closing) {
   Status s = CheckLock("flush");
   if (!s.ok()) return s;
   if (journal_) s = journal_->Flush(InnerWrite(H5FD_MEM_DEFAULT, dxpl));
-  if (!s.ok() || !inner_->cls->flush) return s;
-  return inner_->cls->flush(inner_, dxpl, closing) < 0 ? InnerFailed("flush") : Status::OK();
+  if (!s.ok() || !inner_->cls->flush) return Fail(s);
+  return Fail(inner_->cls->flush(inner_, dxpl, closing) < 0 ? InnerFailed("flush") : Status::OK());
 }
 
 Status RedisLockFile::Truncate(hid_t dxpl, bool closing) {
@@ -186,8 +193,33 @@ Status RedisLockFile::Truncate(hid_t dxpl, bool closing) {
   if (!s.ok()) return s;
   // The inner driver truncates to its end of allocated space.
   if (journal_) s = journal_->BeforeTruncate(inner_->cls->get_eoa(inner_, H5FD_MEM_DEFAULT));
-  if (!s.ok()) return s;
-  return inner_->cls->truncate(inner_, dxpl, closing) < 0 ? InnerFailed("truncate") : Status::OK();
+  if (!s.ok()) return Fail(s);
+  return Fail(inner_->cls->truncate(inner_, dxpl, closing) < 0 ? InnerFailed("truncate") : Status::OK());
+}
+
+// The last close of a session: commits it if the lock is still ours and
+// every write made it. A poisoned session (or one whose commit fails before
+// its commit point) is rolled back now, under the lock, and the close fails
+// saying so; if even that fails, the journal stays for the next holder.
+Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal) const {
+  if (!journal) return Status::OK();
+  Status valid = CheckLock("commit");
+  if (!valid.ok()) return valid;  // not ours to commit nor to roll back
+  if (journal->poisoned().ok()) {
+    Status committed = journal->Commit([](uint64_t, uint64_t, void*) {
+      return Status::Internal("write after the file was closed");  // flushed at close
+    });
+    if (committed.ok() || committed.code() == Status::Code::kLockLost) return committed;
+    journal->Poison(committed);
+  }
+  const std::string failed = "the write session on '" + name_ + "' failed (" + journal->poisoned().message() + ")";
+  Status undone = journal->RollBack([this] { return CheckLock("rolling back a failed session"); });
+  if (!undone.ok())
+    return Status::IoError(failed + ", and rolling it back failed too (" + undone.message() +
+                           "): its journal stays, for the next holder of the lock to roll back");
+  Log(LogLevel::kInfo, "rolled back the failed write session on '" + name_ + "'");
+  return Status::Error(journal->poisoned().code(),
+                       failed + ": it was rolled back, and '" + name_ + "' is as it was before the session");
 }
 
 Status RedisLockFile::Close() {
@@ -195,26 +227,23 @@ Status RedisLockFile::Close() {
   if (inner_) {
     // Overwrites held back for durability go out before the file closes.
     if (journal_ && lock_->lease().owned_by_this_process())
-      closed = journal_->Flush(InnerWrite(H5FD_MEM_DEFAULT, H5P_DEFAULT));
+      closed = Fail(journal_->Flush(InnerWrite(H5FD_MEM_DEFAULT, H5P_DEFAULT)));
     ErrorStackGuard keep_errors;
-    if (H5FDclose(inner_) < 0 && closed.ok()) closed = InnerFailed("close");
+    if (H5FDclose(inner_) < 0 && closed.ok()) closed = Fail(InnerFailed("close"));
     inner_ = nullptr;
   }
   // In a child of the process that opened the file, the lock is the parent's.
   if (!lock_->lease().owned_by_this_process()) return closed;
-  // The last close of the session commits it, if the lock is still ours and
-  // every write made it; otherwise the journal stays for the next holder to
-  // roll back.
   std::shared_ptr<UndoJournal> journal = journal_;
-  auto commit = [&]() -> Status {
-    if (!journal || !closed.ok()) return Status::OK();
-    Status valid = CheckLock("commit");
-    if (!valid.ok()) return valid;
-    return journal->Commit([](uint64_t, uint64_t, void*) {
-      return Status::Internal("write after the file was closed");  // flushed above
-    });
-  };
-  Status released = LockTable::ForThisProcess().Release(lock_, commit);
+  Status released = LockTable::ForThisProcess().Release(lock_, [&] { return Finish(journal); });
+  // What became of a failed session is the news, and names its cause. HDF5's
+  // error stack keeps 32 entries and drops later ones, and the flush before
+  // this close filled it with refusals that each repeat that cause: they go,
+  // so that this one is kept.
+  if (journal && !journal->poisoned().ok() && !released.ok()) {
+    H5Eclear2(H5E_DEFAULT);
+    return released;
+  }
   return closed.ok() ? released : closed;
 }
 

@@ -6,7 +6,8 @@
 //
 //   Open:  parse config -> take the lock -> roll back an unfinished session
 //          -> start our session (undo_journal.h) -> open (create, truncate) inner
-//   Close: close inner (HDF5 flushed it before) -> commit -> release the lock
+//   Close: close inner (HDF5 flushed it before) -> commit (or, for a session
+//          whose writes failed, roll back) -> release the lock
 //
 // so nobody opens, truncates or reads the file without the lock, and the lock
 // outlives every byte written under it. I/O calls the inner driver's callbacks
@@ -74,6 +75,9 @@ class RedisLockFile {
                          LockMode mode, const std::string& file, std::shared_ptr<HeldLock>* out);
   UndoJournal::Transfer InnerWrite(H5FD_mem_t type, hid_t dxpl) const;
   Status InnerFailed(const char* what) const;
+  // Returns `s`; a failure poisons the write session (undo_journal.h).
+  Status Fail(const Status& s) const;
+  Status Finish(const std::shared_ptr<UndoJournal>& journal) const;
 
   const std::string name_;
   const std::string config_text_;
