@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "base/log.h"
@@ -42,20 +44,35 @@ class InnerFapl {
   hid_t id_;
 };
 
+// `config` with what is left of its timeout since `started`: the
+// acquisitions of one open share its one timeout. (A spent timeout still
+// asks once; 0 and forever stay as they are.)
+Config WithTimeLeft(const Config& config, Clock::time_point started) {
+  Config left = config;
+  if (config.timeout_s > 0) {
+    const double spent = std::chrono::duration<double>(Clock::now() - started).count();
+    left.timeout_s = std::max(config.timeout_s - spent, 0.001);
+  }
+  return left;
+}
+
 }  // namespace
 
 // Before a session's first write, and before anyone reads: a journal left by
-// a session that is not live must be rolled back, under the exclusive lock.
-// A writer that just took the lock holds it; a reader that finds a journal
-// trades its shared lock for the exclusive one to roll back, then takes the
-// shared lock again (a writer may come in between, hence the loop).
+// a session that is not live must be rolled back, under the exclusive lock,
+// whatever this open's own journal= and inner= say (they decide only whether
+// its own session keeps a journal). A writer that just took the lock holds
+// it; a reader that finds a journal trades its shared lock for the exclusive
+// one to roll back, then takes the shared lock again (a writer may come in
+// between, hence the loop). All of it within the one timeout.
 Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_name, const std::string& path,
                                LockMode mode, const std::string& file, std::shared_ptr<HeldLock>* out) {
   LockTable& table = LockTable::ForThisProcess();
+  const auto started = Clock::now();
   for (int attempt = 0;; ++attempt) {
     bool fresh = false;
-    Status s = table.Acquire(config, lock_name, mode, file, out, &fresh);
-    if (!s.ok() || !config.journal) return s;
+    Status s = table.Acquire(WithTimeLeft(config, started), lock_name, mode, file, out, &fresh);
+    if (!s.ok()) return s;
     const bool exclusive = (*out)->mode() == LockMode::kWrite;
     if (exclusive && !fresh) return Status::OK();  // our own session is live
     if (exclusive) {
@@ -74,8 +91,8 @@ Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_nam
     if (attempt == 3)
       return Status::Busy("'" + file + "' keeps getting unfinished write sessions; gave up rolling them back");
     std::shared_ptr<HeldLock> exclusive_hold;
-    s = TakeLock(config, lock_name, path, LockMode::kWrite, file, &exclusive_hold);
-    if (!s.ok()) return s;
+    s = TakeLock(WithTimeLeft(config, started), lock_name, path, LockMode::kWrite, file, &exclusive_hold);
+    if (!s.ok()) return s.WithContext("'" + file + "' has an unfinished write session to roll back first");
     s = table.Release(exclusive_hold);
     if (!s.ok()) return s;
   }
