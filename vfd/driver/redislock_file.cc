@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/process_identity.h"
 #include "driver/hdf5_errors.h"
 #include "driver/test_seams.h"
 #include "lock/lock_name.h"
@@ -56,6 +57,45 @@ Config WithTimeLeft(const Config& config, Clock::time_point started) {
   return left;
 }
 
+// Whether this process sees the directory of `path` as the marked session's
+// process did: the same host key (process_identity.h) and the same st_dev.
+// Then a journal that session made is visible here, if it exists.
+bool SeesAsMarked(const SessionMark& mark, const std::string& path) {
+  return mark.host_key == ThisProcess().host_key && mark.dev == UndoJournal::DirectoryDevice(path);
+}
+
+// The mark names a session that may have left a journal nobody here can see.
+Status Hidden(const SessionMark& mark, const std::string& path, const std::string& file) {
+  return Status::IoError("cannot open '" + file + "': " + mark.Describe() +
+                         ", which died or lost its lock, may have left an unfinished journal ('" +
+                         UndoJournal::PathFor(path) +
+                         "') that is not visible from this host: a file system that caches names (NFS) can "
+                         "hide a file made on another host for a minute or so. Retry later; if '" + file +
+                         "' is known to be whole, `h5redislock break --clear-session " + file +
+                         "` clears the mark");
+}
+
+// The mark is resolved (the journal rolled back, or known absent): `hold`
+// marks its own session instead, if it keeps a journal, or clears it.
+Status Settle(const HeldLock& hold, const SessionMark& mark, const std::string& file) {
+  const LockLease& lease = hold.lease();
+  bool settled = false;
+  Status s = lease.router().Run(lease.keys().slot(), [&](RedisConnection& conn) {
+    return SettleSession(conn, lease.keys(), lease.token(), mark.token, lease.retain_ms(), &settled);
+  });
+  if (s.ok() && !settled) s = Status::LockLost("the lock on '" + file + "' was lost as it was taken");
+  return s.WithContext("cannot settle the mark of " + mark.Describe() + " on '" + file + "'");
+}
+
+// Rolls back the journal beside `path`, if any, under `hold` (exclusive).
+Status Recover(const HeldLock& hold, const std::string& path, const std::string& file) {
+  bool rolled_back = false;
+  Status s = UndoJournal::Recover(path, [&] { return hold.CheckValid("rolling back an unfinished session"); },
+                                  &rolled_back);
+  if (rolled_back) Log(LogLevel::kInfo, "rolled back an unfinished write session on '" + file + "'");
+  return s;
+}
+
 }  // namespace
 
 // Before a session's first write, and before anyone reads: a journal left by
@@ -64,34 +104,41 @@ Config WithTimeLeft(const Config& config, Clock::time_point started) {
 // its own session keeps a journal). A writer that just took the lock holds
 // it; a reader that finds a journal trades its shared lock for the exclusive
 // one to roll back, then takes the shared lock again (a writer may come in
-// between, hence the loop). All of it within the one timeout.
+// between, hence the loop). All of it within the one timeout. A grant that
+// reports another session's mark (lock_protocol.cc, "Write sessions") makes
+// the absence of a journal a question: answered only from that session's own
+// view of the directory; elsewhere the open is refused.
 Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_name, const std::string& path,
-                               LockMode mode, const std::string& file, std::shared_ptr<HeldLock>* out) {
+                               LockMode mode, const std::string& session_dev, const std::string& file,
+                               std::shared_ptr<HeldLock>* out) {
   LockTable& table = LockTable::ForThisProcess();
   const auto started = Clock::now();
+  const SessionMark no_mark;
   for (int attempt = 0;; ++attempt) {
     bool fresh = false;
-    Status s = table.Acquire(WithTimeLeft(config, started), lock_name, mode, file, out, &fresh);
+    Status s = table.Acquire(WithTimeLeft(config, started), lock_name, mode, file, out, &fresh, session_dev);
     if (!s.ok()) return s;
-    const bool exclusive = (*out)->mode() == LockMode::kWrite;
+    const std::shared_ptr<HeldLock> hold = *out;
+    const bool exclusive = hold->mode() == LockMode::kWrite;
     if (exclusive && !fresh) return Status::OK();  // our own session is live
-    if (exclusive) {
-      bool rolled_back = false;
-      const std::shared_ptr<HeldLock>& hold = *out;
-      s = UndoJournal::Recover(path, [&] { return hold->CheckValid("rolling back an unfinished session"); },
-                               &rolled_back);
-      if (rolled_back) Log(LogLevel::kInfo, "rolled back an unfinished write session on '" + file + "'");
-      if (!s.ok()) table.Release(*out);
+    const SessionMark& mark = fresh ? hold->session_mark() : no_mark;
+    const bool journal = UndoJournal::Visible(path, mark.set());
+    if (exclusive || !journal) {
+      if (journal) s = Recover(*hold, path, file);
+      else if (mark.set() && !SeesAsMarked(mark, path)) s = Hidden(mark, path, file);
+      if (s.ok() && mark.set()) s = Settle(*hold, mark, file);
+      if (!s.ok()) {
+        table.Release(hold);
+        out->reset();
+      }
       return s;
     }
-    struct stat st;
-    if (stat(UndoJournal::PathFor(path).c_str(), &st) != 0) return Status::OK();
-    table.Release(*out);
+    table.Release(hold);
     out->reset();
     if (attempt == 3)
       return Status::Busy("'" + file + "' keeps getting unfinished write sessions; gave up rolling them back");
     std::shared_ptr<HeldLock> exclusive_hold;
-    s = TakeLock(WithTimeLeft(config, started), lock_name, path, LockMode::kWrite, file, &exclusive_hold);
+    s = TakeLock(WithTimeLeft(config, started), lock_name, path, LockMode::kWrite, "", file, &exclusive_hold);
     if (!s.ok()) return s.WithContext("'" + file + "' has an unfinished write session to roll back first");
     s = table.Release(exclusive_hold);
     if (!s.ok()) return s;
@@ -111,8 +158,11 @@ Status RedisLockFile::Open(const char* name, unsigned flags, const Config& confi
   Status s = CanonicalPath(file, &path);
   if (!s.ok()) return s;
   const LockMode mode = ModeFor(flags);
+  // A session that will keep a journal says so with its grant: the session mark.
+  const std::string session_dev =
+      config.journal && mode == LockMode::kWrite ? UndoJournal::DirectoryDevice(path) : "";
   std::shared_ptr<HeldLock> lock;
-  s = TakeLock(config, config.key.empty() ? path : config.key, path, mode, file, &lock);
+  s = TakeLock(config, config.key.empty() ? path : config.key, path, mode, session_dev, file, &lock);
   if (!s.ok()) return s;
   LockTable& table = LockTable::ForThisProcess();
 
@@ -218,7 +268,7 @@ Status RedisLockFile::Truncate(hid_t dxpl, bool closing) {
 // every write made it. A poisoned session (or one whose commit fails before
 // its commit point) is rolled back now, under the lock, and the close fails
 // saying so; if even that fails, the journal stays for the next holder.
-Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal) const {
+Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal, bool* clean) const {
   if (!journal) return Status::OK();
   Status valid = CheckLock("commit");
   if (!valid.ok()) return valid;  // not ours to commit nor to roll back
@@ -226,6 +276,7 @@ Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal) const 
     Status committed = journal->Commit([](uint64_t, uint64_t, void*) {
       return Status::Internal("write after the file was closed");  // flushed at close
     });
+    *clean = committed.ok();
     if (committed.ok() || committed.code() == Status::Code::kLockLost) return committed;
     journal->Poison(committed);
   }
@@ -235,6 +286,7 @@ Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal) const 
     return Status::IoError(failed + ", and rolling it back failed too (" + undone.message() +
                            "): its journal stays, for the next holder of the lock to roll back");
   Log(LogLevel::kInfo, "rolled back the failed write session on '" + name_ + "'");
+  *clean = true;
   return Status::Error(journal->poisoned().code(),
                        failed + ": it was rolled back, and '" + name_ + "' is as it was before the session");
 }
@@ -252,7 +304,8 @@ Status RedisLockFile::Close() {
   // In a child of the process that opened the file, the lock is the parent's.
   if (!lock_->lease().owned_by_this_process()) return closed;
   std::shared_ptr<UndoJournal> journal = journal_;
-  Status released = LockTable::ForThisProcess().Release(lock_, [&] { return Finish(journal); });
+  Status released =
+      LockTable::ForThisProcess().Release(lock_, [&](bool* clean) { return Finish(journal, clean); });
   // What became of a failed session is the news, and names its cause. HDF5's
   // error stack keeps 32 entries and drops later ones, and the flush before
   // this close filled it with refusals that each repeat that cause: they go,

@@ -131,11 +131,14 @@ bool PwriteAll(int fd, const void* data, size_t size, uint64_t offset) {
   return true;
 }
 
+std::string DirectoryOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
 // Makes a creation, rename or unlink in the file's directory durable.
 bool SyncDirectoryOf(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
   bool synced = fsync(fd) == 0;
   close(fd);
@@ -159,6 +162,17 @@ class Fd {
 }  // namespace
 
 std::string UndoJournal::PathFor(const std::string& data_path) { return data_path + "-redislock-journal"; }
+
+bool UndoJournal::Visible(const std::string& data_path, bool revalidate) {
+  Fd directory(revalidate ? open(DirectoryOf(data_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
+  struct stat st;
+  return stat(PathFor(data_path).c_str(), &st) == 0;
+}
+
+std::string UndoJournal::DirectoryDevice(const std::string& data_path) {
+  struct stat st;
+  return stat(DirectoryOf(data_path).c_str(), &st) == 0 ? std::to_string(st.st_dev) : "";
+}
 
 Status UndoJournal::Recover(const std::string& data_path, const std::function<Status()>& still_locked,
                             bool* rolled_back) {

@@ -77,6 +77,15 @@ class UndoJournal {
  public:
   // The journal path of a data file (by its canonical path).
   static std::string PathFor(const std::string& data_path);
+  // Whether a journal is beside `data_path`. With `revalidate`, looked up
+  // after opening its directory: an NFS client then revalidates the names it
+  // caches there (close-to-open), "no such file" included. (A cache that
+  // does not can still hide a journal: see the session mark, lock_protocol.cc.)
+  static bool Visible(const std::string& data_path, bool revalidate);
+  // The st_dev of the directory of `data_path` and its journal, as this
+  // process sees it, in decimal ("" if it cannot be read): with the host key,
+  // which view of that directory a process has.
+  static std::string DirectoryDevice(const std::string& data_path);
 
   // Rolls `data_path` back if a journal is beside it. *rolled_back tells
   // whether there was anything to undo. REQUIRES: the exclusive lock;
