@@ -38,7 +38,6 @@ namespace testing {
 namespace {
 
 constexpr hsize_t kLength = 64 * 1024;
-constexpr int kCacheSeconds = 60;  // as long as an NFS client's acdirmax
 
 // What an open on one host made of the file.
 enum Outcome { kReadOld = 10, kReadDeadWrites, kRefused, kFailed };
@@ -90,22 +89,28 @@ class SessionMarks : public ::testing::Test {
   hid_t fapl_ = LockedFapl(Config());
 };
 
-// Host 1 and host 2: two caching mounts of the directory "server".
+// Host 1 and host 2: two caching mounts of the directory "server", whose
+// names are trusted for `cache_seconds_`: by default as long as an NFS
+// client's acdirmax.
 class TwoHosts : public SessionMarks {
  protected:
+  explicit TwoHosts(int cache_seconds = 60) : cache_seconds_(cache_seconds) {}
+
   void SetUp() override {
     if (!HaveCachingPassthrough()) GTEST_SKIP() << "no FUSE passthrough in this build (pkg-config found no fuse3)";
     std::string why;
     if (!EnterPrivateMountNamespace(&why)) GTEST_SKIP() << "needs a mount namespace of its own (root): " << why;
     for (const char* d : {"server", "host1", "host2"}) mkdir(dir_.File(d).c_str(), 0755);
-    host1_ = std::make_unique<CachingMount>(dir_.File("server"), dir_.File("host1"), kCacheSeconds);
-    host2_ = std::make_unique<CachingMount>(dir_.File("server"), dir_.File("host2"), kCacheSeconds);
+    host1_ = std::make_unique<CachingMount>(dir_.File("server"), dir_.File("host1"), cache_seconds_);
+    host2_ = std::make_unique<CachingMount>(dir_.File("server"), dir_.File("host2"), cache_seconds_);
     if (!host1_->ok()) GTEST_SKIP() << "cannot mount FUSE here: " << host1_->error();
     ASSERT_TRUE(host2_->ok()) << host2_->error();
     MakeFile(on1_);
     before_ = FileBytes(on_server_);
     // Host 2 reads a few times: its cache now holds "no journal".
+    cached_from_ = MonotonicSeconds();
     for (int i = 0; i < 3; ++i) ASSERT_EQ(Read(on2_), kReadOld) << ErrorText();
+    cached_until_ = MonotonicSeconds();
   }
 
   // The journal is on the server, and host 2's cache hides it: the fault is real.
@@ -114,6 +119,8 @@ class TwoHosts : public SessionMarks {
     EXPECT_EQ(FileSize(on2_ + "-redislock-journal"), -1) << "host 2 sees the journal: its cache hides nothing";
   }
 
+  const int cache_seconds_;
+  double cached_from_ = 0, cached_until_ = 0;  // when host 2 looked for the journal
   std::unique_ptr<CachingMount> host1_, host2_;  // unmounted before dir_ is removed
   const std::string on_server_ = dir_.File("server/data.h5");
   const std::string on1_ = dir_.File("host1/data.h5");
@@ -137,6 +144,24 @@ TEST_F(TwoHosts, ReaderWhoseCacheHidesTheJournalRefusesUntilTheWritersHostRollsI
   EXPECT_TRUE(FileBytes(on_server_) == before_);
   EXPECT_EQ(FileSize(on_server_ + "-redislock-journal"), -1);
   EXPECT_EQ(Read(on2_), kReadOld) << ErrorText();
+}
+
+// Names cached for 8 s: once host 2's "no journal" has expired, host 2 sees
+// the journal and rolls it back itself.
+class ShortCache : public TwoHosts {
+ protected:
+  ShortCache() : TwoHosts(8) {}
+};
+
+TEST_F(ShortCache, HiddenJournalIsRolledBackOnceTheCacheExpires) {
+  KilledWriter(on1_);
+  ExpectHiddenFromHost2();
+  ASSERT_LT(MonotonicSeconds() - cached_from_, cache_seconds_) << "too slow a machine for this test's cache";
+  EXPECT_EQ(Read(on2_), kRefused) << ErrorText();
+  std::this_thread::sleep_for(std::chrono::duration<double>(cached_until_ + cache_seconds_ + 1 - MonotonicSeconds()));
+  EXPECT_EQ(Read(on2_), kReadOld) << ErrorText();
+  EXPECT_TRUE(FileBytes(on_server_) == before_);
+  EXPECT_EQ(FileSize(on_server_ + "-redislock-journal"), -1);
 }
 
 // The reader waits in the queue while the writer holds the lock; the writer
