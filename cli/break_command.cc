@@ -7,6 +7,11 @@
 // broken (BreakEntries), so its renewals fail, it loses the lock when its
 // current lease ends and is fenced from then on (its writes fail), and only
 // then does the next waiter get the lock. Never two writers at once.
+//
+// With --clear-session it clears the lock's session mark instead (see "Write
+// sessions" in vfd/lock_protocol.cc): for a file known to be whole, whose
+// opens are refused because the marked session's journal, if it made one,
+// is not visible where they run.
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,7 +33,7 @@ namespace h5redislock {
 namespace cli {
 namespace {
 
-const char kUsage[] = R"(usage: h5redislock break [--url URL] [--config STR] [--yes] FILE
+const char kUsage[] = R"(usage: h5redislock break [--url URL] [--config STR] [--yes] [--clear-session] FILE
 
 Force-releases the lock of FILE when its holder is gone or stuck. Shows the
 holders and waiters, asks for confirmation on a terminal (--yes skips it,
@@ -42,6 +47,15 @@ and is needed when stdin is not a terminal), then:
     while the old holder could still write.
 Live waiters are left alone. The Redis server is the one `h5redislock run`
 would use (see `h5redislock run --help`).
+
+--clear-session clears the lock's session mark instead, and nothing else.
+The mark names a write session that died or lost the lock before it
+finished (`h5redislock status` shows it): the next open must roll back its
+undo journal (FILE-redislock-journal), and refuses to open where it cannot
+see one, since a file system that caches names (NFS) can hide a journal made
+on another host for a while. Clear it only when FILE is known to be whole:
+its journal was rolled back or removed, or never made. A journal that is
+there is still rolled back by the next open that sees it.
 )";
 
 struct Plan {
@@ -66,8 +80,8 @@ std::vector<std::string> Tokens(const std::vector<const LockEntry*>& entries) {
   return tokens;
 }
 
-bool Confirm(const std::string& lock_name) {
-  std::fprintf(stderr, "Break the lock of %s? [y/N] ", lock_name.c_str());
+bool Confirm(const char* what, const std::string& lock_name) {
+  std::fprintf(stderr, "%s %s? [y/N] ", what, lock_name.c_str());
   std::string answer;
   std::getline(std::cin, answer);
   return answer == "y" || answer == "Y" || answer == "yes";
@@ -92,6 +106,7 @@ void Report(const LockSnapshot& before, const Plan& plan, long long marked, cons
 int BreakMain(const Args& args) {
   CommandSpec spec{"break", kUsage, TargetOptions()};
   spec.options.push_back({"--yes", false});
+  spec.options.push_back({"--clear-session", false});
   ParsedArgs parsed;
   if (auto done = ParseArgs(spec, args, &parsed)) return *done;
   if (parsed.positionals.size() != 1) return UsageError(spec.name, "needs exactly one FILE");
@@ -110,19 +125,34 @@ int BreakMain(const Args& args) {
   if (s.ok()) s = ReadLockSnapshot(*conn, keys, &before);
   if (!s.ok()) return Fail(spec.name, s);
 
-  const Plan plan = MakePlan(before);
+  const bool clear_session = parsed.Has("--clear-session");
+  const Plan plan = clear_session ? Plan() : MakePlan(before);
   std::printf("%s", LockText(before).c_str());
-  if (plan.remove.empty() && plan.mark.empty()) {
+  if (clear_session && !before.session.set()) {
+    std::printf("nothing to clear: the lock has no session mark\n");
+    return kExitOk;
+  }
+  if (!clear_session && plan.remove.empty() && plan.mark.empty()) {
     std::printf("nothing to break: nobody holds the lock and no waiter is dead\n");
     return kExitOk;
   }
   if (!parsed.Has("--yes")) {
     if (!isatty(STDIN_FILENO))
-      return Fail(spec.name, Status::InvalidArgument("stdin is not a terminal to ask on: add --yes to break the lock"));
-    if (!Confirm(name)) {
+      return Fail(spec.name, Status::InvalidArgument("stdin is not a terminal to ask on: add --yes to go on"));
+    if (!Confirm(clear_session ? "Clear the session mark of" : "Break the lock of", name)) {
       std::printf("left the lock alone\n");
       return kExitFailure;
     }
+  }
+  if (clear_session) {
+    bool cleared = false;
+    s = SettleSession(*conn, keys, "", before.session.token, static_cast<long long>(target.config.retain_s * 1000),
+                      &cleared);
+    if (!s.ok()) return Fail(spec.name, s);
+    std::printf(cleared ? "cleared the session mark of %s\n" : "left the lock alone: its session mark changed "
+                                                               "meanwhile (it no longer names %s)\n",
+                before.session.Describe().c_str());
+    return cleared ? kExitOk : kExitFailure;
   }
   long long marked = 0;
   if (!plan.remove.empty()) s = RemoveEntries(*conn, keys, Tokens(plan.remove), target.config.retain_s);

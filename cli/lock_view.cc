@@ -52,6 +52,25 @@ std::string EntryJson(const LockEntry& e, long long now_ms) {
       .Text();
 }
 
+// The session mark, if any: a session whose journal may remain.
+std::string SessionText(const LockSnapshot& lock) {
+  const SessionMark& m = lock.session;
+  if (!m.set()) return "";
+  return "  unfinished write session: pid " + std::to_string(m.pid) + " on " + m.host + " (since " +
+         FormatClockTime(m.since_ms, lock.now_ms) + "); the next holder rolls back its journal, or refuses to "
+         "open where it cannot see one (`h5redislock break --clear-session` clears this mark)\n";
+}
+
+std::string SessionJson(const LockSnapshot& lock) {
+  const SessionMark& m = lock.session;
+  if (!m.set()) return "null";
+  return JsonObject()
+      .Add("pid", static_cast<long long>(m.pid))
+      .Add("host", m.host)
+      .Add("since_ms", m.since_ms)
+      .Text();
+}
+
 std::string EntriesJson(const std::vector<LockEntry>& entries, long long now_ms) {
   std::vector<std::string> elements;
   for (const LockEntry& e : entries) elements.push_back(EntryJson(e, now_ms));
@@ -70,7 +89,7 @@ const char* ProcessState(const LockEntry& entry) {
 }
 
 std::string LockText(const LockSnapshot& lock) {
-  std::string text = Summary(lock) + "\n";
+  std::string text = Summary(lock) + "\n" + SessionText(lock);
   if (lock.holders.empty() && lock.waiters.empty()) return text;
   TextTable table({"ROLE", "PID", "HOST", "MODE", "SINCE", "FOR", "LEASE LEFT", "PROCESS", "NOTE"});
   auto add = [&](const std::string& role, const LockEntry& e) {
@@ -91,6 +110,7 @@ std::string LockJson(const LockSnapshot& lock) {
       .Add("acquisitions", lock.acquisitions)
       .Add("wait_total_ms", lock.wait_total_ms)
       .Add("wait_max_ms", lock.wait_max_ms)
+      .AddRaw("session", SessionJson(lock))
       .Text();
 }
 

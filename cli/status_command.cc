@@ -23,12 +23,17 @@ Shows the locks of the FILEs, or every lock under the config's prefix:
   waiters   the same, in the order they will be served
   counters  acquisitions, and the total and longest wait for them, since the
             lock was last idle for longer than retain= (default 600 s)
+  session   the write session that may have left an undo journal (its
+            process died or lost the lock before it finished): its pid,
+            host and start; the next holder rolls the journal back, or
+            refuses to open where it cannot see it (see `break --help`)
 
 The Redis server and prefix are those `h5redislock run` would use (see
 `h5redislock run --help`). If that is the embedded server and it is not
 running, no file is locked. --json prints one JSON object instead:
   {"redis": URL, "prefix": P, "locks": [{"name", "time_ms", "holders": [...],
-   "waiters": [...], "acquisitions", "wait_total_ms", "wait_max_ms"}]}
+   "waiters": [...], "acquisitions", "wait_total_ms", "wait_max_ms",
+   "session": {"pid", "host", "since_ms"} or null}]}
 with each holder and waiter {"pid", "host", "mode", "since_ms", "for_ms",
 "lease_left_ms", "broken", "process"} (times in ms of Redis's clock).
 )";

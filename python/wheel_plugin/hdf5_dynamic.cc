@@ -76,6 +76,8 @@ namespace {
     H5I_INVALID_HID)                                                                                             \
   X(herr_t, H5Eset_auto2, (hid_t stack, H5E_auto2_t func, void* data), (stack, func, data), -1)                  \
   X(herr_t, H5Eset_current_stack, (hid_t stack), (stack), -1)                                                    \
+  X(herr_t, H5Ewalk2, (hid_t stack, H5E_direction_t direction, H5E_walk2_t func, void* data),                     \
+    (stack, direction, func, data), -1)                                                                          \
   X(herr_t, H5FDclose, (H5FD_t * file), (file), -1)                                                              \
   X(herr_t, H5FDdelete, (const char* name, hid_t fapl), (name, fapl), -1)                                        \
   X(htri_t, H5FDis_driver_registered_by_value, (H5FD_class_value_t value), (value), -1)                         \

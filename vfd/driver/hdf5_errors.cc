@@ -1,5 +1,7 @@
 #include "driver/hdf5_errors.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "base/no_destructor.h"
@@ -45,6 +47,26 @@ void PushError(const Status& status, const char* function, hid_t minor) {
   }
   // "%s" keeps any '%' in a file name from being read as a format.
   H5Epush2(H5E_DEFAULT, __FILE__, function, __LINE__, cls, H5E_VFL, minor, "%s", status.message().c_str());
+}
+
+std::string LastPushedCause() {
+  struct Found {
+    std::string newest;      // the error pushed last
+    std::string with_errno;  // the newest that reports an errno
+  } found;
+  auto look = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
+    auto* f = static_cast<Found*>(data);
+    const std::string desc = err->desc ? err->desc : "";
+    if (n == 0) f->newest = desc;
+    if (desc.find("errno = ") == std::string::npos) return H5_ITER_CONT;
+    f->with_errno = desc;
+    return H5_ITER_STOP;
+  };
+  // Downward: from the error pushed last.
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, look, &found);
+  if (found.with_errno.empty()) return found.newest;
+  const int code = std::atoi(found.with_errno.c_str() + found.with_errno.find("errno = ") + 8);
+  return code > 0 ? std::strerror(code) : found.with_errno;
 }
 
 ErrorStackGuard::ErrorStackGuard() : saved_(H5Eget_current_stack()) {}

@@ -12,6 +12,8 @@
 
 #include <hdf5.h>
 
+#include <string>
+
 #include "base/status.h"
 
 namespace h5redislock {
@@ -25,6 +27,12 @@ void ForgetErrorClass();
 // Pushes `status` (not OK) for the callback `function`, with HDF5's major
 // class H5E_VFL and the given minor class. Pushing never clears the stack.
 void PushError(const Status& status, const char* function, hid_t minor);
+
+// Why the call that failed last failed, from the errors it pushed: the
+// system's words for the errno that the newest one reporting an errno gives
+// ("errno = 28", as sec2 and stdio report it), else the description of the
+// error pushed last; "" if there is none.
+std::string LastPushedCause();
 
 // Saves the current error stack for the scope's duration: the public HDF5
 // calls we make from callbacks (H5FDopen, H5FDclose) clear it on entry, and

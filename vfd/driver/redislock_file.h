@@ -5,8 +5,10 @@
 // driver's file, which does the I/O. The order is the point of the driver:
 //
 //   Open:  parse config -> take the lock -> roll back an unfinished session
-//          -> start our session (undo_journal.h) -> open (create, truncate) inner
-//   Close: close inner (HDF5 flushed it before) -> commit -> release the lock
+//          (or refuse, if a session mark says one may be hidden) -> start our
+//          session (undo_journal.h) -> open (create, truncate) inner
+//   Close: close inner (HDF5 flushed it before) -> commit (or, for a session
+//          whose writes failed, roll back) -> release the lock
 //
 // so nobody opens, truncates or reads the file without the lock, and the lock
 // outlives every byte written under it. I/O calls the inner driver's callbacks
@@ -71,9 +73,13 @@ class RedisLockFile {
         inner_(inner) {}
 
   static Status TakeLock(const Config& config, const std::string& lock_name, const std::string& path,
-                         LockMode mode, const std::string& file, std::shared_ptr<HeldLock>* out);
+                         LockMode mode, const std::string& session_dev, const std::string& file,
+                         std::shared_ptr<HeldLock>* out);
   UndoJournal::Transfer InnerWrite(H5FD_mem_t type, hid_t dxpl) const;
   Status InnerFailed(const char* what) const;
+  // Returns `s`; a failure poisons the write session (undo_journal.h).
+  Status Fail(const Status& s) const;
+  Status Finish(const std::shared_ptr<UndoJournal>& journal, bool* clean) const;
 
   const std::string name_;
   const std::string config_text_;

@@ -131,15 +131,18 @@ bool PwriteAll(int fd, const void* data, size_t size, uint64_t offset) {
   return true;
 }
 
-// Makes a rename or unlink in the file's directory durable.
-void SyncDirectoryOf(const std::string& path) {
+std::string DirectoryOf(const std::string& path) {
   size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+// Makes a creation, rename or unlink in the file's directory durable.
+bool SyncDirectoryOf(const std::string& path) {
+  int fd = open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool synced = fsync(fd) == 0;
+  close(fd);
+  return synced;
 }
 
 class Fd {
@@ -159,6 +162,17 @@ class Fd {
 }  // namespace
 
 std::string UndoJournal::PathFor(const std::string& data_path) { return data_path + "-redislock-journal"; }
+
+bool UndoJournal::Visible(const std::string& data_path, bool revalidate) {
+  Fd directory(revalidate ? open(DirectoryOf(data_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
+  struct stat st;
+  return stat(PathFor(data_path).c_str(), &st) == 0;
+}
+
+std::string UndoJournal::DirectoryDevice(const std::string& data_path) {
+  struct stat st;
+  return stat(DirectoryOf(data_path).c_str(), &st) == 0 ? std::to_string(st.st_dev) : "";
+}
 
 Status UndoJournal::Recover(const std::string& data_path, const std::function<Status()>& still_locked,
                             bool* rolled_back) {
@@ -230,18 +244,6 @@ UndoJournal::UndoJournal(std::string data_path, std::string token, long long fen
 }
 
 Status UndoJournal::Begin() {
-  if (!absent_) return Status::OK();  // the journal is made on the first overwrite
-  Status s = Open();
-  return s.ok() && durable_ ? SyncJournal() : s;
-}
-
-UndoJournal::~UndoJournal() {
-  if (journal_fd_ >= 0) close(journal_fd_);
-  if (data_fd_ >= 0) close(data_fd_);
-}
-
-Status UndoJournal::Open() {
-  if (journal_fd_ >= 0) return Status::OK();
   if (data_fd_ < 0 && !absent_) return Errno("cannot read the old contents of", data_path_);
   journal_fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (journal_fd_ < 0) return Errno("cannot create the journal", path_);
@@ -254,9 +256,44 @@ Status UndoJournal::Open() {
   header.flags = absent_ ? kFlagAbsent : 0;
   std::strncpy(header.token, token_.c_str(), sizeof header.token - 1);
   header.crc = Crc(&header, offsetof(Header, crc));
-  if (!WriteAll(journal_fd_, &header, sizeof header)) return Errno("cannot write the journal", path_);
+  if (!WriteAll(journal_fd_, &header, sizeof header)) {
+    Status s = Errno("cannot write the journal", path_);
+    close(journal_fd_);
+    journal_fd_ = -1;
+    unlink(path_.c_str());  // nothing was written under it
+    return s;
+  }
+  journal_size_ = kHeaderSize;
   synced_ = false;
-  return Status::OK();
+  // Durable: the journal is on disk, under its name, before any write of
+  // the session can be, appends included (a rollback truncates them away).
+  if (!durable_) return Status::OK();
+  Status s = SyncJournal();
+  if (s.ok() && !SyncDirectoryOf(path_)) s = Errno("cannot sync the directory of", path_);
+  return s;
+}
+
+UndoJournal::~UndoJournal() {
+  if (journal_fd_ >= 0) close(journal_fd_);
+  if (data_fd_ >= 0) close(data_fd_);
+}
+
+Status UndoJournal::Refused() const {
+  return Status::Error(poisoned_.code(), "the write session on '" + data_path_ +
+                                             "' failed before, and is rolled back at its close: " +
+                                             poisoned_.message());
+}
+
+void UndoJournal::Poison(const Status& cause) {
+  if (poisoned_.ok()) poisoned_ = cause;
+}
+
+Status UndoJournal::RollBack(const std::function<Status()>& still_locked) {
+  held_back_.clear();
+  if (journal_fd_ >= 0) close(journal_fd_);
+  journal_fd_ = -1;
+  bool rolled_back = false;
+  return Recover(data_path_, still_locked, &rolled_back);
 }
 
 // Appends the old bytes of the parts of [offset, offset + size) not saved
@@ -279,8 +316,6 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
     }
     uint64_t gap_end = next == saved_.end() ? end : std::min(end, next->first);
     uint64_t length = std::min(gap_end - at, kMaxRecord);
-    Status s = Open();
-    if (!s.ok()) return s;
     if (bytes.size() < kRecordHeaderSize + length) bytes.resize(kRecordHeaderSize + length);
     if (!PreadAll(data_fd_, bytes.data() + kRecordHeaderSize, length, at))
       return Errno("cannot read the old contents of", data_path_);
@@ -288,9 +323,15 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
     r.header_crc = Crc(&r, offsetof(RecordHeader, header_crc));
     std::memcpy(bytes.data(), &r, sizeof r);
     // One write(2) per record: a killed process leaves it whole or torn,
-    // never followed by the overwrite it protects.
-    if (!WriteAll(journal_fd_, bytes.data(), kRecordHeaderSize + length))
-      return Errno("cannot write the journal", path_);
+    // never followed by the overwrite it protects. A failed one is cut off
+    // (if that fails too, the session's poisoning keeps it last).
+    if (!WriteAll(journal_fd_, bytes.data(), kRecordHeaderSize + length)) {
+      Status s = Errno("cannot write the journal", path_);
+      if (ftruncate(journal_fd_, static_cast<off_t>(journal_size_)) != 0)
+        s = Status::IoError(s.message() + "; cutting the torn record off failed too: " + std::strerror(errno));
+      return s;
+    }
+    journal_size_ += kRecordHeaderSize + length;
     synced_ = false;
     bytes_saved_ += length;
     // Record the range, merging with neighbours.
@@ -339,14 +380,7 @@ void UndoJournal::HoldBack(uint64_t offset, uint64_t size, const void* buf) {
 }
 
 Status UndoJournal::Write(uint64_t offset, uint64_t size, const void* buf, const Transfer& write) {
-  // Even an append needs the journal: its header holds the original end, to
-  // which a rollback truncates.
-  Status opened = Open();
-  if (!opened.ok()) return opened;
-  if (durable_ && original_end_ > 0 && offset >= original_end_) {
-    opened = SyncJournal();  // an append may reach the disk before the header would
-    if (!opened.ok()) return opened;
-  }
+  if (!poisoned_.ok()) return Refused();
   if (offset < original_end_) {
     uint64_t below = std::min(size, original_end_ - offset);
     Status s = Save(offset, below);
@@ -374,6 +408,7 @@ Status UndoJournal::Read(uint64_t offset, uint64_t size, void* buf, const Transf
 }
 
 Status UndoJournal::BeforeTruncate(uint64_t new_size) {
+  if (!poisoned_.ok()) return Refused();
   if (new_size < original_end_) {
     Status s = Save(new_size, original_end_ - new_size);
     if (!s.ok()) return s;
@@ -386,6 +421,7 @@ Status UndoJournal::BeforeTruncate(uint64_t new_size) {
 }
 
 Status UndoJournal::Flush(const Transfer& write) {
+  if (!poisoned_.ok()) return Refused();
   if (held_back_.empty()) return Status::OK();
   Status s = SyncJournal();  // the undo must be on disk before the overwrites can be
   for (auto& [offset, bytes] : held_back_) {
@@ -400,7 +436,6 @@ Status UndoJournal::Commit(const Transfer& write) {
   Status s = Flush(write);
   if (!s.ok()) return s;
   if (durable_ && data_fd_ >= 0 && fsync(data_fd_) != 0) return Errno("cannot sync", data_path_);
-  if (journal_fd_ < 0) return Status::OK();  // nothing was overwritten
   // Remove only our own journal: if we lost the lock, a later holder may
   // have rolled ours back and started its own under the same name.
   struct stat ours, named;

@@ -12,8 +12,12 @@
 //   records  offset, length, checksum, then the bytes the file held there
 //   (checksums: CRC-32C, crc32c.h; zlib's CRC-32 in version 1 journals)
 //
-// The journal is made before the session's first write of any kind (its
-// header holds the original end). Before the first overwrite of a byte range
+// The journal is made when the session begins, before its open returns and
+// before its first write of any kind (its header holds the original end);
+// with durable=1 it is synced then, and its directory too. So a session that
+// dies leaves its journal wherever it got, and the lock's *session mark* in
+// Redis (lock_protocol.cc, "Write sessions") tells the next holder that it
+// must find one, or know why not. Before the first overwrite of a byte range
 // that existed when the session began, the old bytes are appended to it; a
 // range is saved once.
 // Writes past the original end need no undo: rolling back truncates. A
@@ -33,6 +37,17 @@
 //
 // The commit point is the unlink of the journal after the file holds every
 // write of the session (and, if durable, has reached the disk).
+//
+// A session whose write path fails (a write, flush, truncate or close of the
+// file, a save to the journal: a full disk, a quota, a file-size limit, EIO)
+// is *poisoned*: HDF5 goes on after such a failure and still closes the
+// file, which would commit a half-written session. So every later write,
+// flush and truncate of the session fails with its first failure, and its
+// last close rolls it back instead of committing (RollBack), while the lock
+// is still held. A save cut short is cut off the journal (ftruncate to the
+// last whole record), and being poisoned the session appends nothing after
+// it: a rollback, which stops at the first torn record, reads every record
+// that protects an overwrite.
 //
 // Recovery (Recover) runs under the exclusive lock, so the session that left
 // the journal is not live: its holder died, or lost its lease and is fenced.
@@ -62,6 +77,15 @@ class UndoJournal {
  public:
   // The journal path of a data file (by its canonical path).
   static std::string PathFor(const std::string& data_path);
+  // Whether a journal is beside `data_path`. With `revalidate`, looked up
+  // after opening its directory: an NFS client then revalidates the names it
+  // caches there (close-to-open), "no such file" included. (A cache that
+  // does not can still hide a journal: see the session mark, lock_protocol.cc.)
+  static bool Visible(const std::string& data_path, bool revalidate);
+  // The st_dev of the directory of `data_path` and its journal, as this
+  // process sees it, in decimal ("" if it cannot be read): with the host key,
+  // which view of that directory a process has.
+  static std::string DirectoryDevice(const std::string& data_path);
 
   // Rolls `data_path` back if a journal is beside it. *rolled_back tells
   // whether there was anything to undo. REQUIRES: the exclusive lock;
@@ -72,10 +96,11 @@ class UndoJournal {
                         bool* rolled_back);
 
   // Starts the journal of a session on `data_path`, whose current size is
-  // the original end. The journal file is created on the first save.
+  // the original end.
   UndoJournal(std::string data_path, std::string token, long long fence, bool durable);
-  // Call once, before the session writes: a file that does not exist yet
-  // gets its journal now ("undo = delete"), before it is created.
+  // Call once, before the session's open returns: makes the journal (and, if
+  // durable, syncs it and its directory). A file that does not exist yet is
+  // created after its journal, which says "undo = delete".
   Status Begin();
   ~UndoJournal();
   UndoJournal(const UndoJournal&) = delete;
@@ -100,11 +125,21 @@ class UndoJournal {
   // then removes the journal: the commit point.
   Status Commit(const Transfer& write);
 
+  // Poisons the session with `cause`, unless it is poisoned already: the
+  // first failure is the one reported.
+  void Poison(const Status& cause);
+  // OK while the session is sound; else its first failure.
+  const Status& poisoned() const { return poisoned_; }
+  // Undoes the whole session from its journal, as the next holder would
+  // (Recover, with the same `still_locked`): for a poisoned session's last
+  // close. On failure the journal stays, for the next holder.
+  Status RollBack(const std::function<Status()>& still_locked);
+
   uint64_t original_end() const { return original_end_; }
   uint64_t bytes_saved() const { return bytes_saved_; }
 
  private:
-  Status Open();
+  Status Refused() const;
   Status Save(uint64_t offset, uint64_t size);
   Status SyncJournal();
   void HoldBack(uint64_t offset, uint64_t size, const void* buf);
@@ -117,7 +152,9 @@ class UndoJournal {
   bool absent_ = false;  // the file did not exist when the session began
   uint64_t original_end_ = 0;
   int journal_fd_ = -1;
+  uint64_t journal_size_ = 0;  // up to the end of the last whole record
   int data_fd_ = -1;
+  Status poisoned_;
   bool synced_ = true;                  // nothing saved since the last sync
   std::map<uint64_t, uint64_t> saved_;  // start -> end of saved ranges, disjoint
   uint64_t bytes_saved_ = 0;

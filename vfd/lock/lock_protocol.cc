@@ -17,13 +17,16 @@
 //
 //   <base>:state   HASH   mode (r|w, while held), fence (last fencing number),
 //                         seq (last queue ticket), acquired, wait_ms,
-//                         wait_max_ms (counters for `h5redislock status`)
+//                         wait_max_ms (counters for `h5redislock status`),
+//                         session (the session mark: see "Write sessions")
 //   <base>:lease   ZSET   token -> Redis time (ms) the entry expires; every
 //                         entry, holder or waiter, is here
 //   <base>:queue   ZSET   token -> ticket, for waiters: the order of service
 //   <base>:held    ZSET   token -> fencing number, for holders
 //   <base>:info    HASH   token -> JSON record: mode, host, hostkey, pid, start,
-//                         lease (ms), since, granted (Redis ms), broken
+//                         lease (ms), since, granted (Redis ms), broken,
+//                         session (st_dev of the file's directory, for a
+//                         write session that keeps a journal)
 //   <base>:wake:<token>   LIST   the grant, pushed for a waiter to pop
 //
 // An *entry* is one attempt by one process to hold the lock, named by a random
@@ -81,7 +84,8 @@
 //
 // *Keys vanish.* After each script the keys' TTLs are set to the latest lease
 // expiry, so nothing outlives its last lease, whatever happens to clients. The
-// state hash, with the counters, is kept `retain` longer.
+// state hash, with the counters, is kept `retain` longer; while it holds a
+// session mark, for good (a lost mark is lost protection).
 //
 // Each state change is one script: there is no check-then-act across round
 // trips. An uncontended open+close is two round trips (ACQUIRE, LEAVE).
@@ -95,18 +99,49 @@
 //
 // *Write sessions.* The lock keeps writers apart; what a writer that dies in
 // mid-session leaves behind is undone by its undo journal (undo_journal.h):
-// made before the session's first write, committed by its removal at the
-// last close while the lock is still held, and rolled back by whoever takes
-// the lock next, always under the exclusive lock and before any read (a
-// reader that finds a journal trades its shared lock for the exclusive one
-// to roll back; see RedisLockFile::TakeLock). A session holder that lost its
-// lease never commits: its journal stays for the next holder.
+// made when the session begins, committed by its removal at the last close
+// while the lock is still held, and rolled back by whoever takes the lock
+// next, always under the exclusive lock and before any read, whatever that
+// opener's own journal= says (a reader that finds a journal trades its
+// shared lock for the exclusive one to roll back; see
+// RedisLockFile::TakeLock). A session holder that lost its lease never
+// commits: its journal stays for the next holder.
+//
+// Finding that journal must not depend on the next holder's directory cache:
+// an NFS client trusts "no such file" for up to a minute, and would read the
+// dead session's writes. So the state hash keeps a *session mark*: the token,
+// host, host key, pid and directory st_dev (as its process saw it) of a
+// write session that keeps a journal and is not known to have finished:
+//
+//                grant of the write lock to a session that keeps a
+//                journal, when no mark is set (HSETNX)
+//   (no mark) -----------------------------------------> MARKED <--+
+//       ^                                                  |  |     |
+//       |  LEAVE 'c' of the marked session (it committed,  |  +-----+ SETTLE by a holder that
+//       |  rolled back, or left its grant unused); SETTLE  |          keeps a journal: its own
+//       +--by a holder that keeps none; `h5redislock ------+          session is marked instead
+//          break --clear-session`
+//
+// Every grant tells the grantee the mark (in ACQUIRE's reply, or after the
+// fence in its wake list): no extra round trip. A grantee that sees another
+// session's mark opens the file's directory (NFS revalidates its names then)
+// and looks for the journal. Found: it is rolled back. Not found: if the
+// grantee has the marked session's host key and st_dev, it sees the directory
+// as that session did, so the absence is real (the session died before
+// making its journal, or after removing it); otherwise it refuses to open,
+// naming that session. A grantee that resolved another session's mark
+// SETTLEs it before it goes on. A grant does not replace an older mark: the
+// grantee may die before it has resolved it, and the next one, trusting the
+// new mark's host and device, would take the absence of the older session's
+// journal for real. Without a mark (a Redis that lost its data, an older
+// client) the grantee only looks for the journal.
 
 #include "lock/lock_protocol.h"
 
 #include <openssl/evp.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sstream>
@@ -164,6 +199,13 @@ local function forget(token, was)
   redis.call('DEL', base .. ':wake:' .. token)
 end
 
+-- The session mark of `token`'s write session (see "Write sessions"): its
+-- token, host, host key, pid, directory st_dev and the time set, a line each.
+local function session_of(token, rec)
+  return table.concat({token, tostring(rec.host or '?'), tostring(rec.hostkey or ''),
+                       tostring(rec.pid or 0), tostring(rec.session), now}, '\n')
+end
+
 local function held_mode()
   if redis.call('ZCARD', held) == 0 then return false end
   local mode = redis.call('HGET', state, 'mode')
@@ -180,6 +222,7 @@ local function grant(token, rec, queued)
   redis.call('ZADD', lease, now + rec.lease, token)
   rec.granted = now
   redis.call('HSET', info, token, cjson.encode(rec))
+  if rec.session then redis.call('HSETNX', state, 'session', session_of(token, rec)) end
   redis.call('HINCRBY', state, 'acquired', 1)
   local waited = now - rec.since
   if waited > 0 then
@@ -200,7 +243,8 @@ local function promote()
     if mode and (mode == 'w' or rec.mode == 'w') then break end
     local fence = grant(head, rec, true)
     local wake = base .. ':wake:' .. head
-    redis.call('LPUSH', wake, string.format('%.0f', fence))
+    local mark = redis.call('HGET', state, 'session')
+    redis.call('LPUSH', wake, string.format('%.0f', fence) .. (mark and '\n' .. mark or ''))
     redis.call('PEXPIRE', wake, rec.lease)
     mode = rec.mode
   end
@@ -215,9 +259,14 @@ end
 
 local function tidy(retain)
   local last = redis.call('ZRANGE', lease, -1, -1, 'WITHSCORES')
+  local ttl
   if last[2] then
-    local ttl = math.max(tonumber(last[2]) - now, 1)
+    ttl = math.max(tonumber(last[2]) - now, 1)
     for _, key in ipairs({lease, queue, held, info}) do redis.call('PEXPIRE', key, ttl) end
+  end
+  if redis.call('HEXISTS', state, 'session') == 1 then
+    redis.call('PERSIST', state)
+  elseif ttl then
     redis.call('PEXPIRE', state, ttl + retain)
   elseif retain > 0 then
     redis.call('PEXPIRE', state, retain)
@@ -228,7 +277,7 @@ end
 )lua";
 
 // ACQUIRE token mode lease_ms record may_wait retain_ms
-//   -> {'granted', fence, -1, {}}
+//   -> {'granted', fence, -1, {}, session mark or ''}
 //    | {'queued' | 'busy', 0, ms until the soonest lease expiry ahead, {views ahead}, now}
 // Idempotent: a retry with the same token reports the entry's current state.
 const char kAcquire[] = R"lua(
@@ -240,7 +289,7 @@ prune()
 local function granted(fence, waited)
   if waited then redis.call('DEL', base .. ':wake:' .. token) end
   tidy(retain)
-  return {'granted', tonumber(fence), -1, {}}
+  return {'granted', tonumber(fence), -1, {}, redis.call('HGET', state, 'session') or ''}
 end
 
 local function blocked(status)
@@ -282,13 +331,16 @@ redis.call('HSET', info, token, cjson.encode(rec))
 return blocked('queued')
 )lua";
 
-// LEAVE retain_ms describe token [token ...]
+// LEAVE retain_ms how token [token ...]
 //   -> {'held' | 'queued' | 'none' (what the first token was), {views of holders after}, now}
 // Used to release, to give up waiting, and to reap entries of dead processes.
-// The holders are described only if `describe` is '1' (for a timeout's
-// message): a release must not cost more with every reader that holds.
+// `how` holds flags: 'd' describes the holders (for a timeout's message: a
+// release must not cost more with every reader that holds); 'c' says that
+// the first token, a holder, leaves no unfinished write session (it
+// committed, rolled back, or never used its grant): its session mark goes.
+// ('0': neither.)
 const char kLeave[] = R"lua(
-local retain = tonumber(ARGV[1])
+local retain, how = tonumber(ARGV[1]), ARGV[2]
 prune()
 local first = 'none'
 for i = 3, #ARGV do
@@ -299,9 +351,13 @@ for i = 3, #ARGV do
   if i == 3 then first = was end
   forget(t, was)
 end
+if first == 'held' and string.find(how, 'c', 1, true) then
+  local mark = redis.call('HGET', state, 'session')
+  if mark and string.sub(mark, 1, #ARGV[3] + 1) == ARGV[3] .. '\n' then redis.call('HDEL', state, 'session') end
+end
 promote()
 local holders = {}
-if ARGV[2] == '1' then
+if string.find(how, 'd', 1, true) then
   for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
 end
 tidy(retain)
@@ -336,6 +392,31 @@ for i = 1, #ARGV do
   end
 end
 return marked
+)lua";
+
+// SETTLE holder seen retain_ms -> 1 | 0 (the holder does not hold the lock, or
+// the mark names another session than `seen` now)
+// The session mark of `seen` is resolved: its journal was rolled back, or is
+// known not to exist. A holder whose own session keeps a journal is marked
+// instead; any other holder, and `h5redislock break --clear-session` (holder
+// ''), clear it.
+const char kSettle[] = R"lua(
+local holder, seen = ARGV[1], ARGV[2]
+prune()
+local rec
+if holder ~= '' then
+  if not redis.call('ZSCORE', held, holder) then return 0 end
+  rec = record(holder)
+end
+local mark = redis.call('HGET', state, 'session')
+if mark and string.sub(mark, 1, #seen + 1) ~= seen .. '\n' then return 0 end
+if rec and rec.session then
+  redis.call('HSET', state, 'session', session_of(holder, rec))
+else
+  redis.call('HDEL', state, 'session')
+end
+tidy(tonumber(ARGV[3]))
+return 1
 )lua";
 
 // SNAPSHOT -> {now, {state hash, flat}, {holder views}, {waiter views in order}}
@@ -377,12 +458,13 @@ const CompiledScript& Compiled(Script script) {
     return CompiledScript{s, Sha1Hex(s)};
   };
   static NoDestructor<CompiledScript> acquire(make(kAcquire)), leave(make(kLeave)), renew(make(kRenew)),
-      breaker(make(kBreak)), snapshot(make(kSnapshot));
+      breaker(make(kBreak)), settle(make(kSettle)), snapshot(make(kSnapshot));
   switch (script) {
     case Script::kAcquire: return *acquire;
     case Script::kLeave: return *leave;
     case Script::kRenew: return *renew;
     case Script::kBreak: return *breaker;
+    case Script::kSettle: return *settle;
     case Script::kSnapshot: return *snapshot;
   }
   return *snapshot;
@@ -479,6 +561,22 @@ std::string DescribeHolders(const std::vector<LockEntry>& entries, long long now
   return text.empty() ? "no holder (the lock was being handed on)" : "held by " + text;
 }
 
+// A session mark as the scripts write it (session_of): a line per field; an
+// unset mark for "" (or a mark of another make).
+void ParseSessionMark(const std::string& text, SessionMark* out) {
+  std::vector<std::string> fields;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) fields.push_back(line);
+  *out = SessionMark();
+  if (fields.size() != 6) return;
+  out->token = fields[0];
+  out->host = fields[1];
+  out->host_key = fields[2];
+  out->pid = std::strtol(fields[3].c_str(), nullptr, 10);
+  out->dev = fields[4];
+  out->since_ms = std::strtoll(fields[5].c_str(), nullptr, 10);
+}
+
 Status UnexpectedReply(const LockKeys& keys, const char* script) {
   return Status::Corrupt(std::string("unexpected reply from the ") + script + " script for lock '" +
                          keys.lock_name() + "' (is another program using the prefix?)");
@@ -503,7 +601,7 @@ Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEnt
               long long* now_ms) {
   Reply reply;
   Status s = RunScript(conn, Script::kLeave, lease.keys(),
-                       {std::to_string(lease.retain_ms()), "1", lease.token()}, &reply);
+                       {std::to_string(lease.retain_ms()), "dc", lease.token()}, &reply);
   if (!s.ok()) return s;
   if (!ParseEntries(ReplyElement(reply.get(), 1), holders)) return UnexpectedReply(lease.keys(), "LEAVE");
   *now_ms = ReplyInteger(ReplyElement(reply.get(), 2));
@@ -535,6 +633,10 @@ std::string Seconds(double s) {
 
 const char* ModeName(LockMode mode) { return mode == LockMode::kWrite ? "write" : "read"; }
 
+std::string SessionMark::Describe() const {
+  return "the write session of pid " + std::to_string(pid) + " on " + host;
+}
+
 std::string LockEntry::Describe(long long now_ms) const {
   std::string text = "pid " + std::to_string(pid) + " on " + host + " (" + ModeName(mode);
   long long since = granted_ms ? granted_ms : since_ms;
@@ -546,7 +648,7 @@ std::string LockEntry::Describe(long long now_ms) const {
   return text + ")";
 }
 
-std::string ThisProcessRecord() {
+std::string ThisProcessRecord(const std::string& session_dev) {
   ProcessIdentity id = ThisProcess();
   auto quote = [](const std::string& s) {
     std::string out = "\"";
@@ -558,11 +660,12 @@ std::string ThisProcessRecord() {
     return out + "\"";
   };
   return "{\"host\":" + quote(id.host) + ",\"hostkey\":" + quote(id.host_key) +
-         ",\"pid\":" + std::to_string(id.pid) + ",\"start\":" + std::to_string(id.start) + "}";
+         ",\"pid\":" + std::to_string(id.pid) + ",\"start\":" + std::to_string(id.start) +
+         (session_dev.empty() ? "" : ",\"session\":" + quote(session_dev)) + "}";
 }
 
 Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
-                   long long* fence) {
+                   long long* fence, SessionMark* mark) {
   const LockKeys& keys = lease->keys();
   Router& router = lease->router();
   const int slot = keys.slot();
@@ -635,6 +738,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
         s = lease->CheckValid("taking the lock");
         if (!s.ok()) break;
         *fence = ReplyInteger(ReplyElement(reply.get(), 1));
+        ParseSessionMark(ReplyString(ReplyElement(reply.get(), 4)), mark);
         return s;
       }
       if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
@@ -702,7 +806,11 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
       if (!s.ok()) break;
       s = usable(router.ConfirmReplicated(*conn, grant), queued_at, *conn->term());
       if (s.ok()) {
-        *fence = ReplyInteger(ReplyElement(popped.get(), 1));
+        // The wake list holds "<fence>" or "<fence>\n<session mark>".
+        const std::string granted = ReplyString(ReplyElement(popped.get(), 1));
+        *fence = std::strtoll(granted.c_str(), nullptr, 10);
+        const size_t newline = granted.find('\n');
+        ParseSessionMark(newline == std::string::npos ? "" : granted.substr(newline + 1), mark);
         return s;
       }
       if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
@@ -731,11 +839,11 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
 // 5. Releasing, renewing, reading
 // ============================================================================
 
-Status ReleaseLock(const LockLease& lease, bool* was_held) {
+Status ReleaseLock(const LockLease& lease, bool clean, bool* was_held) {
   Reply reply;
   Status s = lease.router().Run(lease.keys().slot(), [&](RedisConnection& conn) {
-    return RunScript(conn, Script::kLeave, lease.keys(), {std::to_string(lease.retain_ms()), "0", lease.token()},
-                     &reply);
+    return RunScript(conn, Script::kLeave, lease.keys(),
+                     {std::to_string(lease.retain_ms()), clean ? "c" : "0", lease.token()}, &reply);
   });
   if (!s.ok())
     return s.WithContext("cannot release the lock on '" + lease.file() + "' (it expires within the lease)");
@@ -765,6 +873,14 @@ Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vect
   return s;
 }
 
+Status SettleSession(RedisConnection& conn, const LockKeys& keys, const std::string& holder,
+                     const std::string& seen, long long retain_ms, bool* settled) {
+  Reply reply;
+  Status s = RunScript(conn, Script::kSettle, keys, {holder, seen, std::to_string(retain_ms)}, &reply);
+  if (s.ok()) *settled = ReplyInteger(reply.get()) == 1;
+  return s;
+}
+
 Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
                      double retain_s) {
   Argv args = {std::to_string(static_cast<long long>(retain_s * 1000)), "0"};
@@ -784,7 +900,8 @@ Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapsho
   for (size_t i = 0; i + 1 < ReplyArraySize(state); i += 2) {
     std::string field = ReplyString(ReplyElement(state, i));
     long long value = ReplyInteger(ReplyElement(state, i + 1));
-    if (field == "acquired") snap.acquisitions = value;
+    if (field == "session") ParseSessionMark(ReplyString(ReplyElement(state, i + 1)), &snap.session);
+    else if (field == "acquired") snap.acquisitions = value;
     else if (field == "wait_ms") snap.wait_total_ms = value;
     else if (field == "wait_max_ms") snap.wait_max_ms = value;
     else if (field == "fence") snap.fence = value;

@@ -41,6 +41,21 @@ struct LockEntry {
   std::string Describe(long long now_ms) const;
 };
 
+// The session mark: a write session that keeps an undo journal, and is not
+// known to have finished (see "Write sessions" in lock_protocol.cc).
+struct SessionMark {
+  std::string token;     // of the session's entry
+  std::string host;
+  std::string host_key;  // see process_identity.h
+  long pid = 0;
+  std::string dev;       // st_dev of the file's directory, as that process saw it
+  long long since_ms = 0;  // Redis time the mark was set
+
+  bool set() const { return !token.empty(); }
+  // "the write session of pid 1234 on node7"
+  std::string Describe() const;
+};
+
 // A lock as a whole, read atomically.
 struct LockSnapshot {
   std::string lock_name;
@@ -51,6 +66,7 @@ struct LockSnapshot {
   long long wait_total_ms = 0;
   long long wait_max_ms = 0;
   long long fence = 0;                   // the last fencing number handed out
+  SessionMark session;                   // unset if none
 };
 
 struct AcquireRequest {
@@ -60,19 +76,29 @@ struct AcquireRequest {
 };
 
 // Takes the lock described by `lease` (its keys, token and lease length) in
-// `request.mode`, waiting up to the timeout. On success the lease is active
-// and *fence holds the fencing number of this grant. On failure nothing of
-// this attempt is left in Redis (the waiter entry is removed), and the error
-// names the file, the mode and the holders.
+// `request.mode`, waiting up to the timeout. On success the lease is active,
+// *fence holds the fencing number of this grant and *mark the lock's session
+// mark as the grant found it. On failure nothing of this attempt is left in
+// Redis (the waiter entry is removed), and the error names the file, the mode
+// and the holders.
 //
 // While waiting, the lease keeper must renew the entry: `lease` is expected to
 // be registered with it (it ignores the lease until Activate()).
 Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
-                   long long* fence);
+                   long long* fence, SessionMark* mark);
 
-// Removes the entry of `lease` and hands the lock on. *was_held tells whether
-// Redis still had it as a holder (false: the lease had been lost).
-Status ReleaseLock(const LockLease& lease, bool* was_held);
+// Removes the entry of `lease` and hands the lock on. `clean`: the holder
+// leaves no unfinished write session (its session committed, or was rolled
+// back), so its session mark goes too. *was_held tells whether Redis still
+// had it as a holder (false: the lease had been lost).
+Status ReleaseLock(const LockLease& lease, bool clean, bool* was_held);
+
+// SETTLE: the session mark naming `seen` (a token) is resolved, by the holder
+// `holder` (which keeps its own session's mark instead, if it keeps a
+// journal) or by `h5redislock break` (holder ""). *settled is false if the
+// holder no longer holds the lock, or the mark names another session now.
+Status SettleSession(RedisConnection& conn, const LockKeys& keys, const std::string& holder,
+                     const std::string& seen, long long retain_ms, bool* settled);
 
 // The RENEW command for one entry, for the keeper's pipeline, and the meaning
 // of its reply: OK and *alive=true if the entry was extended.
@@ -93,12 +119,14 @@ Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vect
 Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
                      double retain_s);
 
-// The JSON record that describes this process in its entries.
-std::string ThisProcessRecord();
+// The JSON record that describes this process in its entries; a write
+// session that keeps a journal gives `session_dev`, the st_dev of the file's
+// directory as this process sees it, and so sets the session mark.
+std::string ThisProcessRecord(const std::string& session_dev = "");
 
 // Runs one of the protocol's scripts (EVALSHA, loading it on NOSCRIPT) and
 // turns error replies into Status (see lock_protocol.cc).
-enum class Script { kAcquire, kLeave, kRenew, kBreak, kSnapshot };
+enum class Script { kAcquire, kLeave, kRenew, kBreak, kSettle, kSnapshot };
 Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
                  Reply* reply);
 

@@ -55,7 +55,8 @@ std::shared_ptr<Router> LockTable::RouterFor(const Config& config) {
 }
 
 Status LockTable::Acquire(const Config& config, const std::string& lock_name, LockMode mode,
-                          const std::string& file, std::shared_ptr<HeldLock>* out, bool* fresh) {
+                          const std::string& file, std::shared_ptr<HeldLock>* out, bool* fresh,
+                          const std::string& session_dev) {
   if (fresh) *fresh = false;
   const std::string table_key = config.redis.PoolKey() + '\0' + config.prefix + lock_name;
   {
@@ -87,18 +88,21 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   AcquireRequest request{mode, config.timeout_s, file};
   const auto started = Clock::now();
   long long fence = 0;
-  Status s = AcquireLock(request, ThisProcessRecord(), lease.get(), &fence);
+  SessionMark mark;
+  Status s = AcquireLock(request, ThisProcessRecord(session_dev), lease.get(), &fence, &mark);
+  if (mark.token == lease->token()) mark = SessionMark();  // our own
 
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(table_key);
   if (s.ok()) {
     it->second.acquiring = false;
     it->second.refs = 1;
-    it->second.held = std::make_shared<HeldLock>(table_key, mode, lease, fence);
+    it->second.held = std::make_shared<HeldLock>(table_key, mode, lease, fence, mark);
     *out = it->second.held;
     if (fresh) *fresh = true;
     Log(LogLevel::kInfo, std::string("acquired the ") + ModeName(mode) + " lock on '" + file + "' after " +
-                             std::to_string(SecondsSince(started)) + " s (fence " + std::to_string(fence) + ")");
+                             std::to_string(SecondsSince(started)) + " s (fence " + std::to_string(fence) + ")" +
+                             (mark.set() ? "; marked: " + mark.Describe() + " may have left a journal" : ""));
   } else {
     keeper_.Remove(lease.get());
     entries_.erase(it);
@@ -108,7 +112,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   return s;
 }
 
-Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const std::function<Status()>& before_release) {
+Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(held->table_key());
@@ -116,12 +120,13 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const std::func
     if (--it->second.refs > 0) return Status::OK();
     entries_.erase(it);
   }
-  Status finished = before_release ? before_release() : Status::OK();
+  bool clean = false;
+  Status finished = before_release ? before_release(&clean) : Status::OK();
   const LockLease& lease = held->lease();
   keeper_.Remove(&lease);
   Status valid = held->CheckValid("releasing the lock");
   bool was_held = false;
-  Status s = ReleaseLock(lease, &was_held);
+  Status s = ReleaseLock(lease, clean && valid.ok(), &was_held);
   if (s.ok() && !was_held && valid.ok())
     valid = Status::LockLost("the lock on '" + lease.file() +
                              "' was no longer held when it was released (lease expired or lock broken)");

@@ -46,11 +46,20 @@ class UndoJournal;
 // One lock held by this process; shared by the handles of every open of it.
 class HeldLock {
  public:
-  HeldLock(std::string table_key, LockMode mode, std::shared_ptr<LockLease> lease, long long fence)
-      : table_key_(std::move(table_key)), mode_(mode), lease_(std::move(lease)), fence_(fence) {}
+  HeldLock(std::string table_key, LockMode mode, std::shared_ptr<LockLease> lease, long long fence,
+           SessionMark session_mark)
+      : table_key_(std::move(table_key)),
+        mode_(mode),
+        lease_(std::move(lease)),
+        fence_(fence),
+        session_mark_(std::move(session_mark)) {}
 
   LockMode mode() const { return mode_; }
   long long fence() const { return fence_; }
+  // The session mark the grant reported, if it names another session than
+  // this hold's: one that may have left a journal (see "Write sessions" in
+  // lock_protocol.cc).
+  const SessionMark& session_mark() const { return session_mark_; }
   const LockLease& lease() const { return *lease_; }
   const std::string& table_key() const { return table_key_; }
 
@@ -73,6 +82,7 @@ class HeldLock {
   const LockMode mode_;
   const std::shared_ptr<LockLease> lease_;
   const long long fence_;
+  const SessionMark session_mark_;
   mutable std::mutex mu_;
   std::shared_ptr<UndoJournal> journal_;  // guarded by mu_
 };
@@ -84,14 +94,20 @@ class LockTable {
 
   // Takes `lock_name` in `mode` as `config` says, or shares this process's
   // hold of it. `file` is for messages. *fresh (if given) tells whether this
-  // call took the lock in Redis rather than sharing the process's hold.
+  // call took the lock in Redis rather than sharing the process's hold. A
+  // write session that keeps a journal gives `session_dev` (see
+  // ThisProcessRecord), which marks it in Redis.
   Status Acquire(const Config& config, const std::string& lock_name, LockMode mode, const std::string& file,
-                 std::shared_ptr<HeldLock>* out, bool* fresh = nullptr);
+                 std::shared_ptr<HeldLock>* out, bool* fresh = nullptr, const std::string& session_dev = "");
 
+  // Runs before the last reference is released; sets *clean (false before)
+  // if the holder leaves no unfinished write session of its own: then its
+  // session mark goes with the release (ReleaseLock).
+  using BeforeRelease = std::function<Status(bool* clean)>;
   // Drops one reference; the last runs `before_release` (if given), then
   // releases the lock in Redis. Fails if the lock had been lost before,
   // `before_release` failed, or Redis could not be told.
-  Status Release(const std::shared_ptr<HeldLock>& held, const std::function<Status()>& before_release = nullptr);
+  Status Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release = nullptr);
 
   // The router to the servers of `config` (its url, connect timeout and
   // replica policy), shared by all locks on them.

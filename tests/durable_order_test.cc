@@ -1,0 +1,116 @@
+// durable_order_test.cc: with durable=1, a write session's journal is on
+// disk, under its name, before any write of the session reaches the file.
+//
+// Otherwise a power loss can keep the session's first writes and lose the
+// journal that undoes them: a partial HDF5 file and no journal. The file
+// system is a FUSE passthrough (tests/mounts.h) that logs the operations it
+// serves, in order: the journal's fsync and the directory's must both come
+// before the first write to the data file. Two sessions whose first writes
+// are appends, which need no undo record (a rollback truncates them): one on
+// a file that was empty when it began, one on an HDF5 file.
+//
+// To watch them fail, make UndoJournal::Begin skip its syncs (as before this
+// test, when the journal was made at the first write: then an empty file's
+// appends came before any sync of the journal, and nothing ever synced the
+// directory that names it).
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "file_images.h"
+#include "hdf5_files.h"
+#include "mounts.h"
+#include "test_support.h"
+
+namespace h5redislock {
+namespace testing {
+namespace {
+
+class DurableOrder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    if (!HaveCachingPassthrough()) GTEST_SKIP() << "no FUSE passthrough in this build (pkg-config found no fuse3)";
+    std::string why;
+    if (!EnterPrivateMountNamespace(&why)) GTEST_SKIP() << "needs a mount namespace of its own (root): " << why;
+    for (const char* d : {"disk", "mount"}) mkdir(dir_.File(d).c_str(), 0755);
+    mount_ = std::make_unique<CachingMount>(dir_.File("disk"), dir_.File("mount"), 0, log_);
+    if (!mount_->ok()) GTEST_SKIP() << "cannot mount FUSE here: " << mount_->error();
+    fapl_ = LockedFapl("url=" + redis_.url() + ";retain=0;timeout=20;durable=1");
+  }
+  ~DurableOrder() override {
+    if (fapl_ >= 0) H5Pclose(fapl_);
+  }
+
+  // The operations served since the log was last read.
+  std::vector<std::string> Operations() {
+    std::ifstream in(log_);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::vector<std::string> fresh(lines.begin() + static_cast<long>(std::min(seen_, lines.size())), lines.end());
+    seen_ = lines.size();
+    return fresh;
+  }
+
+  // The journal's fsync and its directory's come before the first change
+  // (a write, or a truncation that may extend it) to the data file, and
+  // there is such a change.
+  void ExpectSyncedBeforeFirstWrite(const std::vector<std::string>& ops) {
+    auto first = [&](std::initializer_list<const char*> prefixes) {
+      for (size_t i = 0; i < ops.size(); ++i)
+        for (const char* prefix : prefixes)
+          if (ops[i].rfind(prefix, 0) == 0) return static_cast<long>(i);
+      return -1L;
+    };
+    const long write = first({"write /data.h5 ", "truncate /data.h5 "}),
+               journal = first({"fsync /data.h5-redislock-journal"}), directory = first({"fsyncdir /"});
+    std::string all;
+    for (const auto& op : ops) all += "  " + op + "\n";
+    ASSERT_GE(write, 0) << "the session wrote nothing:\n" << all;
+    EXPECT_TRUE(journal >= 0 && journal < write) << "the file changed before the journal was synced:\n" << all;
+    EXPECT_TRUE(directory >= 0 && directory < write) << "the file changed before the journal's name was synced:\n"
+                                                     << all;
+  }
+
+  RedisServer redis_;
+  TempDir dir_;
+  const std::string log_ = dir_.File("operations");
+  std::unique_ptr<CachingMount> mount_;  // unmounted before dir_ is removed
+  hid_t fapl_ = H5I_INVALID_HID;
+  size_t seen_ = 0;
+};
+
+TEST_F(DurableOrder, AppendsToAnEmptyFileComeAfterTheJournalIsSynced) {
+  close(open(dir_.File("disk/data.h5").c_str(), O_WRONLY | O_CREAT, 0644));
+  Operations();
+  ASSERT_TRUE(CreateFilledFile(dir_.File("mount/data.h5"), fapl_, {"values"}, 1024, 1)) << ErrorText();
+  ExpectSyncedBeforeFirstWrite(Operations());
+}
+
+TEST_F(DurableOrder, AppendsToAnHdf5FileComeAfterTheJournalIsSynced) {
+  const std::string path = dir_.File("mount/data.h5");
+  ASSERT_TRUE(CreateFilledFile(path, fapl_, {"values"}, 1024, 1)) << ErrorText();
+  Operations();
+  H5File f(path, H5F_ACC_RDWR, fapl_);
+  ASSERT_TRUE(f.ok()) << ErrorText();
+  hsize_t n = 4096;
+  hid_t space = H5Screate_simple(1, &n, nullptr);
+  hid_t d = H5Dcreate2(f.id(), "more", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  std::vector<int> values(n, 2);
+  ASSERT_GE(H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+  H5Dclose(d);
+  H5Sclose(space);
+  ASSERT_GE(f.Close(), 0) << ErrorText();
+  ExpectSyncedBeforeFirstWrite(Operations());
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace h5redislock
