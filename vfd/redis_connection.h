@@ -34,7 +34,6 @@
 
 struct redisContext;
 struct redisReply;
-struct redisSSLContext;
 
 namespace h5redislock {
 
@@ -91,14 +90,14 @@ class RedisConnection {
   void set_term(std::shared_ptr<MasterTerm> term) { term_ = std::move(term); }
 
  private:
-  RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl);
+  RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, void* tls);
   Status TransportError(const char* what);
   Status Authenticate();
   void Note(const redisReply* reply);
 
   RedisEndpoint endpoint_;
   redisContext* ctx_;
-  redisSSLContext* ssl_;
+  void* tls_;  // TLS session state (tls_library.h), or nullptr
   bool broken_ = false;
   Redirection redirection_;
   std::shared_ptr<MasterTerm> term_;
