@@ -95,17 +95,48 @@ def File(name, mode="r", url=None, timeout=None, **kwargs):
     keyword argument goes to h5py.File. When the driver cannot open the file
     it raises LockTimeout, RedisUnavailable, ConfigError or LockError, whose
     message names the file and the cause.
+
+    Mode "a" opens the file read-write, else creates it, as in h5py, but
+    waits for the lock once: see _open_or_create.
     """
     if "driver" in kwargs:
         raise TypeError("h5redislock.File always uses the redislock driver; use h5py.File for others")
     config = {key: kwargs.pop(key) for key in list(kwargs) if key in _driver.CONFIG_KEYS}
+
+    def open_as(file_mode):
+        try:
+            return h5py.File(name, file_mode, driver=DRIVER_NAME, url=url, timeout=timeout, **config, **kwargs)
+        except OSError as exc:
+            error = _errors.from_h5py(exc, os.fspath(name) if isinstance(name, (str, bytes, os.PathLike)) else name)
+            if error is None:
+                raise
+            raise error from None
+
+    return _open_or_create(open_as, name) if mode == "a" else open_as(mode)
+
+
+def _open_or_create(open_as, name):
+    """Mode "a": "r+", and "x" only where the file does not exist.
+
+    h5py does "a" itself only for its own drivers. For any other it takes
+    every failure of the read-write open for a missing file and creates the
+    file exclusively instead: a lock timeout then waits for the lock a second
+    time, and a lock that came free meanwhile ends in the create's error
+    ("unable to open ... with the inner driver 'sec2'": the file exists)
+    instead of the file. Here only a missing file is created, and a file that
+    another process created in between is opened."""
     try:
-        return h5py.File(name, mode, driver=DRIVER_NAME, url=url, timeout=timeout, **config, **kwargs)
-    except OSError as exc:
-        error = _errors.from_h5py(exc, os.fspath(name) if isinstance(name, (str, bytes, os.PathLike)) else name)
-        if error is None:
+        return open_as("r+")
+    except FileNotFoundError:
+        pass
+    try:
+        return open_as("x")
+    except LockError:
+        raise
+    except OSError:
+        if not os.path.exists(os.fspath(name)):
             raise
-        raise error from None
+    return open_as("r+")
 
 
 register()
