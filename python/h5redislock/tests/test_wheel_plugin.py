@@ -5,7 +5,8 @@ whose ABI the plugin does not know is refused at load time, with a message.
 
 The build directories come from CTest's environment: H5RL_PLUGIN_DIR (the
 linked plugin), H5RL_DL_PLUGIN_DIR (this one), H5RL_FAKE_HDF5 (a stand-in
-libhdf5 reporting version 1.12.3)."""
+libhdf5 reporting version 1.12.3), H5RL_CLI (the h5redislock command). Run
+from the installed wheel, this plugin and the command are the package's."""
 
 import os
 import struct
@@ -19,11 +20,19 @@ from h5redislock import _driver, _elf
 from h5redislock.testing import child_env
 
 
+# Installed from the wheel, the plugin and the command are in the package.
+_PACKAGE = os.path.dirname(os.path.abspath(h5redislock.__file__))
+_INSTALLED = {"H5RL_DL_PLUGIN_DIR": os.path.join(_PACKAGE, "plugins"),
+              "H5RL_CLI": os.path.join(_PACKAGE, "bin", "h5redislock")}
+
+
 def _dir(variable):
-    path = os.environ.get(variable)
-    if not path or not os.path.isdir(os.path.dirname(path) if path.endswith(".so") else path):
-        pytest.skip("%s is not set (CTest sets it)" % variable)
-    return path
+    """The build's file or directory that CTest names in `variable`, else
+    the installed package's; skips the test where there is neither."""
+    for path in (os.environ.get(variable), _INSTALLED.get(variable)):
+        if path and os.path.exists(path):
+            return path
+    pytest.skip("%s is not set (CTest sets it) and the package has none" % variable)
 
 
 def _run(code, **env_changes):
@@ -226,9 +235,7 @@ def test_run_hands_each_hdf5_its_plugin(tmp_path, redis_server):
     built on the project's HDF5 the latter (the former declines). With the
     linked plugin alone, a wheel's process got a second HDF5 library and its
     opens failed (netCDF4: PermissionError)."""
-    cli = os.environ.get("H5RL_CLI")
-    if not cli:
-        pytest.skip("H5RL_CLI is not set (CTest sets it)")
+    cli = _dir("H5RL_CLI")
     code = ("import ctypes, h5py\n"
             "with h5py.File(%r, 'w') as f: f['x'] = 1\n"
             "maps = open('/proc/self/maps').read()\n"
