@@ -13,8 +13,10 @@ Three ways to use it from Python:
     with h5py.File("data.h5", "r", driver="redislock", url="redis://db1:6379/0") as f:
         ...
 
-    # an unmodified h5py script, with the environment naming the driver:
-    #   HDF5_PLUGIN_PATH=<plugin dir> HDF5_DRIVER=redislock \
+    # an unmodified script (h5py, netCDF4, PyTables), under the command:
+    #   h5redislock run -- python script.py
+    # or with the environment naming the driver:
+    #   HDF5_PLUGIN_PATH=$(h5redislock plugin-dir) HDF5_DRIVER=redislock \
     #   HDF5_DRIVER_CONFIG='url=unix:///run/redis.sock;timeout=30' python script.py
 
 The driver's keys (url, timeout, lease, prefix, key, ...; see the project's
@@ -23,10 +25,10 @@ every other keyword goes to h5py.File. Without url=, the driver uses
 $H5REDISLOCK_URL, else redis://127.0.0.1:6379/0.
 
 The plugin is found as h5redislock._driver describes: $H5REDISLOCK_PLUGIN,
-a plugins/ directory next to this package, $HDF5_PLUGIN_PATH. With h5py
-built against the project's HDF5 that is libh5fd_redislock.so; with h5py from
-a PyPI wheel (its own libhdf5 inside) it is libh5fd_redislock_dl.so, which
-binds to the libhdf5 that h5py loaded.
+a plugins/ directory next to this package (where the wheel installs it),
+$HDF5_PLUGIN_PATH. With h5py built against the project's HDF5 that may be
+libh5fd_redislock.so; with h5py from a PyPI wheel (its own libhdf5 inside) it
+is libh5fd_redislock_dl.so, which binds to the libhdf5 that h5py loaded.
 """
 
 import os
