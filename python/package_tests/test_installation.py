@@ -54,3 +54,15 @@ def test_no_openssl_in_the_wheel():
     copies = [os.path.join(d, f) for d, _, files in os.walk(SITE) for f in files
               if f.startswith(("libssl", "libcrypto")) and "h5redislock" in d]
     assert not copies, copies
+
+
+def test_doctor_of_the_wheels_command(work, redis_server):
+    """The wheel's command has no HDF5 of its own: doctor checks the plugin
+    and says where it is, and reaches the server."""
+    out = subprocess.run(["h5redislock", "doctor", "--url", redis_server.url, str(work)], env=clean_env(),
+                         cwd=str(work), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    plugins = os.path.join(PACKAGE, "plugins")
+    assert "ok    plugin                `h5redislock run` uses %s/libh5fd_redislock_dl.so" % plugins in out.stdout
+    assert "export HDF5_PLUGIN_PATH=" + plugins in out.stdout, out.stdout
+    assert "ok    lock scripts" in out.stdout, out.stdout
