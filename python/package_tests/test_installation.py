@@ -66,3 +66,11 @@ def test_doctor_of_the_wheels_command(work, redis_server):
     assert "ok    plugin                `h5redislock run` uses %s/libh5fd_redislock_dl.so" % plugins in out.stdout
     assert "export HDF5_PLUGIN_PATH=" + plugins in out.stdout, out.stdout
     assert "ok    lock scripts" in out.stdout, out.stdout
+
+
+def test_h5pyswmr_test_without_pytest_says_what_to_install(work):
+    code = "import sys; sys.modules['pytest'] = None\nimport h5pyswmr\nh5pyswmr.test()\n"
+    out = subprocess.run([sys.executable, "-c", code], env=clean_env(), cwd=str(work), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode != 0
+    assert "pip install pytest" in out.stderr.strip().splitlines()[-1], out.stderr
