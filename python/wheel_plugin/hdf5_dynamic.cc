@@ -79,6 +79,10 @@
 #include <string>
 #include <vector>
 
+// The ABI verified (see the top of this file) is 1.14's headers' layout.
+static_assert(H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 14, "h5fd_redislock_dl compiles against HDF5 1.14's headers");
+static_assert(H5FD_CLASS_VERSION == 1, "the driver ABI served is H5FD_class_t version 1");
+
 // The driver's own plugin exports, renamed when vfd/h5fd_redislock.cc is
 // compiled for this build (see python/wheel_plugin/CMakeLists.txt): the real
 // exports below bind first.
