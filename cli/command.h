@@ -30,6 +30,7 @@ int ServerMain(const Args& args);
 int StatusMain(const Args& args);
 int BreakMain(const Args& args);
 int DoctorMain(const Args& args);
+int PluginDirMain(const Args& args);
 
 struct OptionSpec {
   std::string name;  // "--url"

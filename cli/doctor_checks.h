@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin_dir.h"
 #include "redis_target.h"
 
 namespace h5redislock {
@@ -21,11 +22,16 @@ struct Finding {
 };
 using Findings = std::vector<Finding>;
 
-// doctor_hdf5.cc: the HDF5 library and whether it loads the plugin.
+// doctor_hdf5.cc (doctor_wheel.cc in the Python wheel's h5redislock): the
+// HDF5 library and whether it loads the plugin.
 void CheckHdf5(Findings* out);
 void CheckPlugin(Findings* out);
-// `hdf5_driver`: $HDF5_DRIVER as it was when doctor started (it unsets it, so
-// that its own HDF5 does not load the driver at start-up).
+// doctor_command.cc. Finds the plugins `run` hands out and checks that each
+// loads (for CheckPlugin); false, with a FAIL finding, if not.
+bool CheckRunPlugins(Plugins* plugins, Findings* out);
+// `hdf5_driver`: $HDF5_DRIVER as it was when doctor
+// started (it unsets it, so that its own HDF5 does not load the driver at
+// start-up).
 void CheckDriverVariable(const std::optional<std::string>& hdf5_driver, Findings* out);
 // doctor_redis.cc: reaching, authenticating to and using the Redis server.
 void CheckRedis(const Target& target, Findings* out);

@@ -1,5 +1,4 @@
 // doctor_command.cc: `h5redislock doctor`, checks of a set-up, one line each.
-#include <hdf5.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 
 #include "command.h"
 #include "doctor_checks.h"
+#include "plugin_dir.h"
 
 namespace h5redislock {
 namespace cli {
@@ -53,6 +53,34 @@ std::optional<std::string> TakeEnv(const char* name) {
 
 }  // namespace
 
+bool CheckRunPlugins(Plugins* plugins, Findings* out) {
+  Status s = FindPlugins(plugins);
+  std::string error = s.message(), used;
+  for (const std::string& file : plugins->Files()) {
+    if (s.ok()) error = PluginLoadError(file);
+    if (!error.empty()) break;
+    used += (used.empty() ? "" : " and ") + file;
+  }
+  if (!error.empty()) {
+    out->push_back({Finding::Verdict::kFail, "plugin", "`h5redislock run` has no working plugin: " + error,
+                    "reinstall h5redislock"});
+    return false;
+  }
+  out->push_back({Finding::Verdict::kOk, "plugin", "`h5redislock run` uses " + used, ""});
+  return true;
+}
+
+void CheckDriverVariable(const std::optional<std::string>& hdf5_driver, Findings* out) {
+  if (hdf5_driver == "redislock")
+    out->push_back(
+        {Finding::Verdict::kOk, "HDF5_DRIVER", "redislock: every HDF5 program of this environment uses the lock", ""});
+  else
+    out->push_back({Finding::Verdict::kNote, "HDF5_DRIVER",
+                    hdf5_driver.value_or("unset") +
+                        ": only programs started by `h5redislock run`, or that pick the driver in code, use the lock",
+                    ""});
+}
+
 int DoctorMain(const Args& args) {
   CommandSpec spec{"doctor", kUsage, TargetOptions()};
   ParsedArgs parsed;
@@ -61,7 +89,6 @@ int DoctorMain(const Args& args) {
   // Our own HDF5 must not pick the driver by itself at start-up: what HDF5
   // does with the plugin is what the checks are to find out.
   const std::optional<std::string> hdf5_driver = TakeEnv("HDF5_DRIVER");
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 
   Findings findings;
   CheckHdf5(&findings);

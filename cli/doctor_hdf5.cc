@@ -1,6 +1,7 @@
-// doctor_hdf5.cc: is HDF5 new enough for plugin drivers, does the plugin that
-// `run` hands out load, and does HDF5 find it on its own plugin path?
-#include <dlfcn.h>
+// doctor_hdf5.cc: is HDF5 new enough for plugin drivers, do the plugins that
+// `run` hands out load, and does HDF5 find the driver on its own plugin path?
+// (The h5redislock of the Python wheel has no HDF5 of its own: it checks the
+// plugin in doctor_wheel.cc instead.)
 #include <hdf5.h>
 
 #include <cstdlib>
@@ -28,22 +29,10 @@ std::string SearchPath() {
   return path;
 }
 
-// What dlopen says of the plugin file in `dir`: "" if it loads and is an
-// HDF5 VFD plugin.
-std::string LoadError(const std::string& dir) {
-  const std::string file = dir + "/" + kPluginFile;
-  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return dlerror();
-  using TypeFunction = H5PL_type_t (*)();
-  auto type = reinterpret_cast<TypeFunction>(dlsym(handle, "H5PLget_plugin_type"));
-  // No dlclose: the plugin is built -z nodelete, and HDF5 may load it next.
-  if (!type || type() != H5PL_TYPE_VFD) return file + " is not an HDF5 VFD plugin";
-  return "";
-}
-
 }  // namespace
 
 void CheckHdf5(Findings* out) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
   const std::string version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
@@ -63,15 +52,8 @@ void CheckHdf5(Findings* out) {
 }
 
 void CheckPlugin(Findings* out) {
-  std::string run_dir;
-  Status s = FindPluginDir(&run_dir);
-  std::string error = s.ok() ? LoadError(run_dir) : s.message();
-  if (!error.empty()) {
-    out->push_back({Verdict::kFail, "plugin", "`h5redislock run` has no working plugin: " + error,
-                    "reinstall h5redislock, built against this HDF5"});
-    return;
-  }
-  out->push_back({Verdict::kOk, "plugin", "`h5redislock run` uses " + run_dir + "/" + kPluginFile, ""});
+  Plugins plugins;
+  if (!CheckRunPlugins(&plugins, out)) return;
 
   // Whether HDF5 itself finds the driver, as a program not started by `run`
   // would (H5Pset_driver_by_name loads it from the plugin path).
@@ -81,24 +63,14 @@ void CheckPlugin(Findings* out) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   const bool found = H5Pset_driver_by_name(fapl, "redislock", "") >= 0;
   H5Pclose(fapl);
-  const std::string fix = "for programs not started by `h5redislock run`: export HDF5_PLUGIN_PATH=" + run_dir;
+  // For programs of this HDF5, the linked plugin.
+  const std::string dir = plugins.linked_dir.empty() ? plugins.dynamic_dir : plugins.linked_dir;
+  const std::string fix = "for programs not started by `h5redislock run`: export HDF5_PLUGIN_PATH=" + dir;
   if (found)
     out->push_back({Verdict::kOk, "plugin path", "HDF5 finds the redislock driver on " + where, ""});
   else
     out->push_back({env ? Verdict::kFail : Verdict::kWarn, "plugin path",
                     "HDF5 finds no redislock driver on " + where, fix});
-
-}
-
-void CheckDriverVariable(const std::optional<std::string>& hdf5_driver, Findings* out) {
-  if (hdf5_driver == "redislock")
-    out->push_back(
-        {Verdict::kOk, "HDF5_DRIVER", "redislock: every HDF5 program of this environment uses the lock", ""});
-  else
-    out->push_back({Verdict::kNote, "HDF5_DRIVER",
-                    hdf5_driver.value_or("unset") +
-                        ": only programs started by `h5redislock run`, or that pick the driver in code, use the lock",
-                    ""});
 }
 
 }  // namespace cli

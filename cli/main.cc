@@ -1,11 +1,16 @@
 // main.cc: h5redislock, the command of the redislock HDF5 driver. Picks the
 // subcommand; each lives in its own *_command.cc.
+#include <limits.h>
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "command.h"
+#include "plugin_dir.h"
+#include "redis/tls_library.h"
 
 namespace {
 
@@ -25,6 +30,7 @@ commands:
                      who holds and waits for every lock, or those of FILEs
   break FILE [--yes] force-release a lock whose holder is gone or stuck
   doctor [FILE]      check HDF5, the plugin, Redis, the config and the file system
+  plugin-dir         the plugin's directory, for HDF5_PLUGIN_PATH
 
 Each command has --help. `h5redislock --version` prints the version.
 
@@ -50,6 +56,19 @@ void HideUrlPasswords(int argc, char** argv) {
   }
 }
 
+// TLS for rediss:// is a library beside the plugin's real file (see
+// vfd/tls_library.h), and this program is not the plugin.
+void FindTlsBesidePlugins() {
+  h5redislock::cli::Plugins plugins;
+  if (!h5redislock::cli::FindPlugins(&plugins).ok()) return;
+  for (const std::string& file : plugins.Files()) {
+    char real[PATH_MAX];
+    if (!realpath(file.c_str(), real)) continue;
+    std::string dir = real;
+    h5redislock::AddTlsLibraryDir(dir.substr(0, dir.find_last_of('/')));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,6 +80,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const Args args(argv + 2, argv + argc);
   HideUrlPasswords(argc, argv);
+  FindTlsBesidePlugins();
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
     return kExitOk;
@@ -74,6 +94,7 @@ int main(int argc, char** argv) {
   if (command == "status") return StatusMain(args);
   if (command == "break") return BreakMain(args);
   if (command == "doctor") return DoctorMain(args);
+  if (command == "plugin-dir") return PluginDirMain(args);
   std::fprintf(stderr, "h5redislock: unknown command '%s' (see h5redislock --help)\n", command.c_str());
   return kExitUsage;
 }

@@ -7,6 +7,7 @@
 // stays up exactly as long as the program runs.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -31,10 +32,16 @@ HDF5 file it opens is locked in Redis (shared for reading, exclusive for
 writing) while it is open. It sets, for PROGRAM only:
 
   HDF5_PLUGIN_PATH    the plugin's directory, before any directories already
-                      in HDF5_PLUGIN_PATH
+                      in HDF5_PLUGIN_PATH (`h5redislock plugin-dir` prints it)
   HDF5_DRIVER         redislock
   HDF5_DRIVER_CONFIG  the config string (--config, else $HDF5_DRIVER_CONFIG)
                       with url= set to the Redis server
+
+Whichever HDF5 PROGRAM loads gets a plugin that serves it: that of a Python
+wheel (h5py, netCDF4, PyTables: each brings its own libhdf5) the build that
+binds to it at run time; where this h5redislock also has the build linked
+against its own HDF5, programs of that HDF5 get that one (and
+H5REDISLOCK_LINKED_HDF5 names it).
 
 The Redis server is --url, else url= in the config, else $H5REDISLOCK_URL,
 else the embedded server: a private redis-server of this user on this host,
@@ -57,13 +64,15 @@ example:
   h5redislock run --config 'timeout=-1' -- python3 analyse.py data.h5
 )";
 
-// The plugin's directory first; the user's own plugin directories (filters)
-// stay reachable after it. A `run` inside a `run` adds nothing.
-std::string PluginPath(const std::string& plugin_dir) {
+// The plugins' directories first; the user's own plugin directories
+// (filters) stay reachable after them. A `run` inside a `run` adds nothing.
+std::string PluginPath(const std::vector<std::string>& plugin_dirs) {
+  std::vector<std::string> dirs = plugin_dirs;
   const char* old = std::getenv("HDF5_PLUGIN_PATH");
-  std::string path = plugin_dir;
   for (const std::string& dir : SplitSearchPath(old ? old : ""))
-    if (!dir.empty() && dir != plugin_dir) path += ":" + dir;
+    if (!dir.empty() && std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  std::string path;
+  for (const std::string& dir : dirs) path += (path.empty() ? "" : ":") + dir;
   return path;
 }
 
@@ -77,8 +86,8 @@ int RunMain(const Args& args) {
   Target target;
   Status s = ResolveTarget(parsed, &target);
   if (!s.ok()) return Fail(spec.name, s);
-  std::string plugin_dir;
-  s = FindPluginDir(&plugin_dir);
+  Plugins plugins;
+  s = FindPlugins(&plugins);
   if (!s.ok()) return Fail(spec.name, s);
 
   std::unique_ptr<FileLock> session;
@@ -93,7 +102,13 @@ int RunMain(const Args& args) {
     if (started) Log(LogLevel::kInfo, "started the embedded Redis server at " + server.files().url());
   }
 
-  setenv("HDF5_PLUGIN_PATH", PluginPath(plugin_dir).c_str(), 1);
+  setenv("HDF5_PLUGIN_PATH", PluginPath(plugins.Dirs()).c_str(), 1);
+  // Only where the linked plugin is on the path behind the dynamic one: else
+  // the dynamic plugin would decline with nothing behind it.
+  if (!plugins.dynamic_dir.empty() && !plugins.linked_hdf5.empty())
+    setenv("H5REDISLOCK_LINKED_HDF5", plugins.linked_hdf5.c_str(), 1);
+  else
+    unsetenv("H5REDISLOCK_LINKED_HDF5");
   setenv("HDF5_DRIVER", "redislock", 1);
   setenv("HDF5_DRIVER_CONFIG", target.config_text.c_str(), 1);
   if (!target.url_password.empty()) setenv("H5REDISLOCK_PASSWORD", target.url_password.c_str(), 1);

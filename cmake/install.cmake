@@ -3,6 +3,7 @@
 #
 #   lib/libh5fd_redislock.so          the plugin, which is also the library of
 #                                     the typed API (H5FDredislock.h)
+#   lib/h5redislock_tls.so            TLS for rediss://, loaded when needed
 #   lib/plugin/libh5fd_redislock.so   a symlink to it, for HDF5_PLUGIN_PATH
 #   include/H5FDredislock.h
 #   lib/cmake/h5redislock/            find_package(h5redislock) gives the
@@ -22,6 +23,10 @@ include(CMakePackageConfigHelpers)
 set_target_properties(h5fd_redislock h5redislock PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
 
 install(TARGETS h5fd_redislock LIBRARY DESTINATION ${H5REDISLOCK_INSTALL_LIBDIR})
+# Beside the library's real file, where the driver looks for it (tls_library.h).
+if(TARGET h5redislock_tls)
+  install(TARGETS h5redislock_tls LIBRARY DESTINATION ${H5REDISLOCK_INSTALL_LIBDIR})
+endif()
 install(TARGETS h5redislock RUNTIME DESTINATION ${H5REDISLOCK_INSTALL_BINDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/vfd/include/H5FDredislock.h DESTINATION ${H5REDISLOCK_INSTALL_INCLUDEDIR})
 

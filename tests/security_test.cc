@@ -40,9 +40,7 @@ class SecurityTest : public ::testing::Test {
 TEST_F(SecurityTest, AclUserWithOnlyTheDriversCommands) {
   RedisServer redis;
   // Exactly what the scripts and the client use, on our prefix only.
-  redis.Command({"ACL", "SETUSER", "h5user", "on", ">user-pass-789", "~h5redislock:*", "resetchannels", "-@all",
-                 "+eval", "+evalsha", "+blpop", "+info", "+time", "+hget", "+hset", "+hdel", "+hincrby", "+hgetall", "+zadd",
-                 "+zrem", "+zscore", "+zrank", "+zrange", "+zrangebyscore", "+zcard", "+lpush", "+pexpire", "+del"});
+  SetDriverAclUser(redis, "h5user", "user-pass-789");
   std::string pw = dir_.File("pw");
   std::ofstream(pw) << "user-pass-789\n";
   EXPECT_TRUE(CreateAndRead("url=" + redis.url() + ";user=h5user;password_file=" + pw)) << error_;

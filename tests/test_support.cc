@@ -34,6 +34,13 @@ bool Reap(pid_t pid, double seconds) {
 
 }  // namespace
 
+void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password) {
+  redis.Command({"ACL", "SETUSER", user, "on", ">" + password, "~h5redislock:*", "resetchannels", "-@all",
+                 "+eval", "+evalsha", "+blpop", "+info", "+time", "+hget", "+hset", "+hsetnx", "+hexists",
+                 "+hdel", "+hincrby", "+hgetall", "+persist", "+zadd", "+zrem", "+zscore", "+zrank", "+zrange",
+                 "+zrangebyscore", "+zcard", "+lpush", "+pexpire", "+del"});
+}
+
 int FreeTcpPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -83,6 +83,12 @@ class RedisServer {
 // A TCP port on 127.0.0.1 that nobody listens on right now.
 int FreeTcpPort();
 
+// Makes `user` (password `password`) an ACL user of `redis` that may run
+// exactly the commands the driver needs on one server, on the keys of the
+// default prefix: the lock scripts by EVAL and EVALSHA (not SCRIPT LOAD) and
+// the commands inside them, BLPOP, and INFO.
+void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password);
+
 // Forks; the child runs `body` and _exit()s with its return value (an
 // exception or a crash is a non-zero exit).
 pid_t RunChild(const std::function<int()>& body);

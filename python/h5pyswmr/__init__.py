@@ -104,6 +104,8 @@ class Group(Node):
         that name is deleted first."""
         if name is None:
             raise TypeError("h5pyswmr needs a dataset name")
+        if dtype is None and data is None:
+            dtype = "f4"  # h5py's default, which it wants named now
         with _open(self.file, "r+") as f:
             group = f[self.path]
             if overwrite and name in group:
@@ -242,6 +244,10 @@ class AttributeManager(object):
 def test(*pytest_args):
     """Runs this package's tests (they start their own redis-server); 0 when
     they pass. As the seed's h5pyswmr.test(), with pytest."""
-    import pytest
+    try:
+        import pytest
+    except ImportError:
+        raise ImportError("h5pyswmr.test() runs the package's tests with pytest, which is not installed: "
+                          "pip install pytest (or pip install 'h5redislock[test]')") from None
     return pytest.main([os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"), "-q",
                         "-p", "no:cacheprovider", *pytest_args])

@@ -13,8 +13,10 @@ Three ways to use it from Python:
     with h5py.File("data.h5", "r", driver="redislock", url="redis://db1:6379/0") as f:
         ...
 
-    # an unmodified h5py script, with the environment naming the driver:
-    #   HDF5_PLUGIN_PATH=<plugin dir> HDF5_DRIVER=redislock \
+    # an unmodified script (h5py, netCDF4, PyTables), under the command:
+    #   h5redislock run -- python script.py
+    # or with the environment naming the driver:
+    #   HDF5_PLUGIN_PATH=$(h5redislock plugin-dir) HDF5_DRIVER=redislock \
     #   HDF5_DRIVER_CONFIG='url=unix:///run/redis.sock;timeout=30' python script.py
 
 The driver's keys (url, timeout, lease, prefix, key, ...; see the project's
@@ -23,10 +25,10 @@ every other keyword goes to h5py.File. Without url=, the driver uses
 $H5REDISLOCK_URL, else redis://127.0.0.1:6379/0.
 
 The plugin is found as h5redislock._driver describes: $H5REDISLOCK_PLUGIN,
-a plugins/ directory next to this package, $HDF5_PLUGIN_PATH. With h5py
-built against the project's HDF5 that is libh5fd_redislock.so; with h5py from
-a PyPI wheel (its own libhdf5 inside) it is libh5fd_redislock_dl.so, which
-binds to the libhdf5 that h5py loaded.
+a plugins/ directory next to this package (where the wheel installs it),
+$HDF5_PLUGIN_PATH. With h5py built against the project's HDF5 that may be
+libh5fd_redislock.so; with h5py from a PyPI wheel (its own libhdf5 inside) it
+is libh5fd_redislock_dl.so, which binds to the libhdf5 that h5py loaded.
 """
 
 import os
@@ -95,17 +97,48 @@ def File(name, mode="r", url=None, timeout=None, **kwargs):
     keyword argument goes to h5py.File. When the driver cannot open the file
     it raises LockTimeout, RedisUnavailable, ConfigError or LockError, whose
     message names the file and the cause.
+
+    Mode "a" opens the file read-write, else creates it, as in h5py, but
+    waits for the lock once: see _open_or_create.
     """
     if "driver" in kwargs:
         raise TypeError("h5redislock.File always uses the redislock driver; use h5py.File for others")
     config = {key: kwargs.pop(key) for key in list(kwargs) if key in _driver.CONFIG_KEYS}
+
+    def open_as(file_mode):
+        try:
+            return h5py.File(name, file_mode, driver=DRIVER_NAME, url=url, timeout=timeout, **config, **kwargs)
+        except OSError as exc:
+            error = _errors.from_h5py(exc, os.fspath(name) if isinstance(name, (str, bytes, os.PathLike)) else name)
+            if error is None:
+                raise
+            raise error from None
+
+    return _open_or_create(open_as, name) if mode == "a" else open_as(mode)
+
+
+def _open_or_create(open_as, name):
+    """Mode "a": "r+", and "x" only where the file does not exist.
+
+    h5py does "a" itself only for its own drivers. For any other it takes
+    every failure of the read-write open for a missing file and creates the
+    file exclusively instead: a lock timeout then waits for the lock a second
+    time, and a lock that came free meanwhile ends in the create's error
+    ("unable to open ... with the inner driver 'sec2'": the file exists)
+    instead of the file. Here only a missing file is created, and a file that
+    another process created in between is opened."""
     try:
-        return h5py.File(name, mode, driver=DRIVER_NAME, url=url, timeout=timeout, **config, **kwargs)
-    except OSError as exc:
-        error = _errors.from_h5py(exc, os.fspath(name) if isinstance(name, (str, bytes, os.PathLike)) else name)
-        if error is None:
+        return open_as("r+")
+    except FileNotFoundError:
+        pass
+    try:
+        return open_as("x")
+    except LockError:
+        raise
+    except OSError:
+        if not os.path.exists(os.fspath(name)):
             raise
-        raise error from None
+    return open_as("r+")
 
 
 register()

@@ -8,6 +8,7 @@ session and point the driver at it through $H5REDISLOCK_URL, which child
 processes inherit.
 """
 
+import multiprocessing
 import os
 import shutil
 import signal
@@ -147,6 +148,17 @@ def examples_dir():
         if directory and os.path.isfile(os.path.join(directory, "unmodified_h5py.py")):
             return os.path.abspath(directory)
     pytest.skip("examples/python is not beside this installation")
+
+
+def run_all(target, args_list, timeout):
+    """Runs target(*args) for each args in a forked process, all at once;
+    returns how many failed (raised, or exited non-zero)."""
+    ctx = multiprocessing.get_context("fork")
+    processes = [ctx.Process(target=target, args=args) for args in args_list]
+    for p in processes:
+        p.start()
+    wait_all(processes, timeout)
+    return sum(1 for p in processes if p.exitcode != 0)
 
 
 def wait_all(processes, timeout):

@@ -32,12 +32,28 @@
 // A second, different library is refused: the plugin's state (registered
 // class, lock table, error class) belongs to one HDF5.
 //
+// One exception to case 1: `h5redislock run` may put this plugin's directory
+// before that of the plugin linked against the project's libhdf5, and name
+// that libhdf5 in $H5REDISLOCK_LINKED_HDF5. Loaded by that very library, this
+// plugin declines (H5PLget_plugin_type answers "no type"), and HDF5's loader
+// goes on to the linked plugin; any other libhdf5 gets this one.
+//
 // ABI. The driver is compiled against HDF5 1.14's headers. What it relies on,
 // H5FD_class_t version 1 and its slots, H5FD_t, H5F_ACC_* and H5FD_mem_t, the
-// H5E and H5P calls listed below, is the same in HDF5 1.14.x and 2.0.x. Any
-// other version is refused at load time: H5PLget_plugin_info then pushes the
-// reason onto that library's error stack, prints it once on stderr (h5py
-// would otherwise only say "Not a datatype") and returns NULL.
+// error-class variables and the H5E, H5FD and H5P calls listed below, is the
+// same in HDF5 1.14.x and 2.0.x to 2.2.x: read in HDF5's sources and change
+// logs (2.0 removed H5FDperform_init and changed H5Dread_chunk, H5Iregister_type
+// and H5Tdecode, none of which the driver calls; hbool_t became bool, the same
+// type; 2.1 and 2.2 changed nothing here, and keep 2.0's SONAME), and tested
+// with the libhdf5 of h5py 3.16 (2.0.0), netCDF4 1.7.5 (2.2.0) and tables
+// 3.11.1 (1.14.6). Binding also checks that every function is there.
+//
+// A refusal (another version, a missing function, a second libhdf5) must not
+// crash the program: when the driver named by HDF5_DRIVER fails to load while
+// HDF5 2.x initialises, HDF5 is left half initialised and the first open
+// crashes. So H5PLget_plugin_info never fails: a libhdf5 it refuses gets a
+// stand-in class of the same name whose open fails, on every file, with the
+// reason (which is also printed once on stderr).
 //
 // Thread-safety: binding is serialised by a mutex; after it, the table is
 // read-only.
@@ -49,13 +65,23 @@
 #include <H5FDdevelop.h>
 #include <H5PLextern.h>
 
+#include "H5FDredislock.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
+
+// The ABI verified (see the top of this file) is 1.14's headers' layout.
+static_assert(H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 14, "h5fd_redislock_dl compiles against HDF5 1.14's headers");
+static_assert(H5FD_CLASS_VERSION == 1, "the driver ABI served is H5FD_class_t version 1");
 
 // The driver's own plugin exports, renamed when vfd/driver/h5fd_redislock.cc is
 // compiled for this build (see python/wheel_plugin/CMakeLists.txt): the real
@@ -125,10 +151,10 @@ struct Api {
 #undef H5RL_VARIABLE_POINTER
 };
 
-std::mutex g_mu;                       // guards binding and g_error
-std::atomic<const Api*> g_api{nullptr};  // set once, never freed
-std::string g_error;                   // why binding failed, for h5redislock_dl_error
-bool g_error_reported = false;         // printed on stderr already
+std::mutex g_mu;                          // guards binding, g_error and g_refused
+std::atomic<const Api*> g_api{nullptr};     // set once, never freed
+std::string g_error;                      // why binding failed, for h5redislock_dl_error
+std::map<std::string, std::string> g_refused;  // libhdf5 -> why it is refused (printed once)
 
 // The file of the loaded object that contains `addr`, or "".
 std::string ObjectOf(const void* addr) {
@@ -150,8 +176,10 @@ std::string HDF5Of(void* handle) {
   return sym ? ObjectOf(sym) : "";
 }
 
+// The versions whose ABI was verified (see the top of this file).
+constexpr const char* kSupported = "HDF5 1.14.x and 2.0.x to 2.2.x";
 bool SupportedVersion(unsigned major, unsigned minor) {
-  return (major == 1 && minor == 14) || (major == 2 && minor == 0);
+  return (major == 1 && minor == 14) || (major == 2 && minor <= 2);
 }
 
 // Resolves everything from `handle`. REQUIRES g_mu. On failure sets g_error.
@@ -176,23 +204,16 @@ const Api* Resolve(void* handle, const std::string& how) {
   std::string error;
   if (api->H5get_libversion) api->H5get_libversion(&api->major, &api->minor, &api->release);
   if (api->H5get_libversion && !SupportedVersion(api->major, api->minor)) {
-    error = "h5fd_redislock_dl serves HDF5 1.14.x and 2.0.x (H5FD_class_t version " +
+    error = std::string("h5fd_redislock_dl serves ") + kSupported + " (H5FD_class_t version " +
             std::to_string(H5FD_CLASS_VERSION) + "), but the libhdf5 that loaded it (" + how + ", " + api->path +
             ") is HDF5 " + std::to_string(api->major) + "." + std::to_string(api->minor) + "." +
-            std::to_string(api->release) + ": refusing to load";
+            std::to_string(api->release) + ": refusing to serve it";
   } else if (!missing.empty()) {
     error = "h5fd_redislock_dl: the libhdf5 that loaded it (" + how + ", " + api->path + ") has no " + missing +
-            ": refusing to load";
+            ": refusing to serve it";
   }
   if (!error.empty()) {
-    // Keep what we found for reporting the refusal on that library's stack.
     g_error = error;
-    void* cls = dlsym(handle, "H5E_ERR_CLS_g");
-    void* major = dlsym(handle, "H5E_PLUGIN_g");
-    void* minor = dlsym(handle, "H5E_CANTINIT_g");
-    if (api->H5Epush2 && api->H5open && cls && major && minor && api->H5open() >= 0)
-      api->H5Epush2(H5E_DEFAULT, __FILE__, "H5PLget_plugin_info", __LINE__, *static_cast<hid_t*>(cls),
-                    *static_cast<hid_t*>(major), *static_cast<hid_t*>(minor), "%s", error.c_str());
     delete api;
     return nullptr;
   }
@@ -267,12 +288,104 @@ const Api* Get() {
   return api ? api : BindToOnlyLoaded();
 }
 
-void ReportOnce() {
+// Whether `library` is the libhdf5 that the linked plugin, also on the plugin
+// path, serves ($H5REDISLOCK_LINKED_HDF5, set by `h5redislock run`).
+bool LeftToLinkedPlugin(const std::string& library) {
+  const char* linked = std::getenv("H5REDISLOCK_LINKED_HDF5");
+  if (!linked || !*linked || library.empty()) return false;
+  char a[PATH_MAX], b[PATH_MAX];
+  return realpath(library.c_str(), a) && realpath(linked, b) && std::string(a) == b;
+}
+
+// ---------------------------------------------------------------------------
+// The stand-in class for a libhdf5 the plugin refuses (see the top of this
+// file): registered in its place, so that HDF5 initialises, and failing every
+// open with the reason. HDF5 requires these seven callbacks; only open runs.
+// ---------------------------------------------------------------------------
+
+// Records why `library` is refused and prints it on stderr, once per library.
+void Refuse(const std::string& library) {
   std::lock_guard<std::mutex> lock(g_mu);
-  if (g_error_reported || g_error.empty()) return;
-  g_error_reported = true;
+  if (g_refused.count(library)) return;
+  g_refused[library] = g_error;
   std::fprintf(stderr, "%s\n", g_error.c_str());
 }
+
+// Pushes `message` onto the error stack of the libhdf5 `library`, with its own
+// error class and ids (this plugin is not bound to it).
+void PushOnto(const std::string& library, const char* function, const std::string& message) {
+  void* handle = HandleOf(library);
+  if (!handle) return;
+  auto push = reinterpret_cast<decltype(Api::H5Epush2)>(dlsym(handle, "H5Epush2"));
+  auto cls = static_cast<const hid_t*>(dlsym(handle, "H5E_ERR_CLS_g"));
+  auto major = static_cast<const hid_t*>(dlsym(handle, "H5E_VFL_g"));
+  auto minor = static_cast<const hid_t*>(dlsym(handle, "H5E_CANTOPENFILE_g"));
+  if (push && cls && major && minor)
+    push(H5E_DEFAULT, __FILE__, function, __LINE__, *cls, *major, *minor, "%s", message.c_str());
+  dlclose(handle);
+}
+
+H5FD_t* RefusedOpen(const char* name, unsigned, hid_t, haddr_t) {
+  const std::string library = ObjectOf(__builtin_return_address(0));
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = g_refused.find(library);
+    why = it != g_refused.end() ? it->second : g_error;
+  }
+  PushOnto(library, "H5FD_redislock_open", "cannot open '" + std::string(name ? name : "") +
+                                               "' with the redislock driver: " + why);
+  return nullptr;
+}
+herr_t RefusedClose(H5FD_t*) { return -1; }
+haddr_t RefusedGetEoa(const H5FD_t*, H5FD_mem_t) { return HADDR_UNDEF; }
+herr_t RefusedSetEoa(H5FD_t*, H5FD_mem_t, haddr_t) { return -1; }
+haddr_t RefusedGetEof(const H5FD_t*, H5FD_mem_t) { return HADDR_UNDEF; }
+herr_t RefusedRead(H5FD_t*, H5FD_mem_t, hid_t, haddr_t, size_t, void*) { return -1; }
+herr_t RefusedWrite(H5FD_t*, H5FD_mem_t, hid_t, haddr_t, size_t, const void*) { return -1; }
+
+const H5FD_class_t kRefusedClass = {
+    H5FD_CLASS_VERSION,    // version
+    H5FD_REDISLOCK_VALUE,  // value
+    H5FD_REDISLOCK_NAME,   // name
+    HADDR_MAX,             // maxaddr
+    H5F_CLOSE_WEAK,        // fc_degree
+    nullptr,               // terminate
+    nullptr,               // sb_size
+    nullptr,               // sb_encode
+    nullptr,               // sb_decode
+    0,                     // fapl_size
+    nullptr,               // fapl_get
+    nullptr,               // fapl_copy
+    nullptr,               // fapl_free
+    0,                     // dxpl_size
+    nullptr,               // dxpl_copy
+    nullptr,               // dxpl_free
+    RefusedOpen,           // open
+    RefusedClose,          // close
+    nullptr,               // cmp
+    nullptr,               // query
+    nullptr,               // get_type_map
+    nullptr,               // alloc
+    nullptr,               // free
+    RefusedGetEoa,         // get_eoa
+    RefusedSetEoa,         // set_eoa
+    RefusedGetEof,         // get_eof
+    nullptr,               // get_handle
+    RefusedRead,           // read
+    RefusedWrite,          // write
+    nullptr,               // read_vector
+    nullptr,               // write_vector
+    nullptr,               // read_selection
+    nullptr,               // write_selection
+    nullptr,               // flush
+    nullptr,               // truncate
+    nullptr,               // lock
+    nullptr,               // unlock
+    nullptr,               // del
+    nullptr,               // ctl
+    H5FD_FLMAP_DICHOTOMY   // fl_map
+};
 
 }  // namespace
 
@@ -329,16 +442,17 @@ H5RL_FORWARDED(H5RL_DEFINE_FORWARDER)
 // ---------------------------------------------------------------------------
 
 H5PL_type_t H5PLget_plugin_type(void) {
-  BindToCaller(__builtin_return_address(0));
-  return h5redislock_vfd_plugin_type();  // a refusal is reported by _info
+  const void* caller = __builtin_return_address(0);
+  if (LeftToLinkedPlugin(ObjectOf(caller))) return H5PL_TYPE_NONE;  // HDF5 looks further
+  BindToCaller(caller);
+  return h5redislock_vfd_plugin_type();  // a refusal is answered by _info
 }
 
 const void* H5PLget_plugin_info(void) {
-  if (!BindToCaller(__builtin_return_address(0))) {
-    ReportOnce();
-    return nullptr;
-  }
-  return h5redislock_vfd_plugin_info();
+  const void* caller = __builtin_return_address(0);
+  if (BindToCaller(caller)) return h5redislock_vfd_plugin_info();
+  Refuse(ObjectOf(caller));
+  return &kRefusedClass;
 }
 
 // Binds the plugin to the libhdf5 that `path` (a libhdf5, or an object that

@@ -3,7 +3,8 @@
 // This file is the one place where the lock protocol lives. Its divisions:
 //   1. The protocol in prose: keys, entries, states and transitions.
 //   2. The Lua scripts that make every transition atomic.
-//   3. Running scripts: EVALSHA, NOSCRIPT, and what Redis errors mean.
+//   3. Running scripts: EVALSHA, digests from SCRIPT LOAD, NOSCRIPT, and what
+//      Redis errors mean.
 //   4. Taking a lock: the client's side of waiting.
 //   5. Releasing, renewing, and reading a lock.
 //
@@ -138,11 +139,10 @@
 
 #include "lock/lock_protocol.h"
 
-#include <openssl/evp.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -432,42 +432,64 @@ return {now, redis.call('HGETALL', state), holders, waiters}
 // 3. Running scripts
 // ============================================================================
 
-struct CompiledScript {
-  std::string source;
-  std::string sha1;
-};
-
-std::string Sha1Hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
-  std::string hex;
-  char buf[3];
-  for (unsigned int i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", digest[i]);
-    hex += buf;
-  }
-  return hex;
-}
+// A script's SHA-1 digest, which EVALSHA names it by, is Redis's own: SCRIPT
+// LOAD answers with the digest of what it loaded (so there is no SHA-1 code,
+// and no OpenSSL, in here). A process learns all six digests with its first
+// script, whose EVAL goes in one round trip with a SCRIPT LOAD of each. Until
+// then, and for good once the server refuses SCRIPT LOAD (an ACL user with
+// only EVAL and EVALSHA), scripts are sent whole, with EVAL.
+constexpr Script kScripts[] = {Script::kAcquire, Script::kLeave, Script::kRenew, Script::kBreak, Script::kSettle,
+                               Script::kSnapshot};
+constexpr size_t kScriptCount = sizeof kScripts / sizeof kScripts[0];
 
 // Never destroyed: HDF5 closes files, and so releases locks, from an atexit
 // handler that may run after static destructors.
-const CompiledScript& Compiled(Script script) {
-  auto make = [](const char* body) {
-    std::string s = std::string(kPrelude) + body;
-    return CompiledScript{s, Sha1Hex(s)};
-  };
-  static NoDestructor<CompiledScript> acquire(make(kAcquire)), leave(make(kLeave)), renew(make(kRenew)),
-      breaker(make(kBreak)), settle(make(kSettle)), snapshot(make(kSnapshot));
-  switch (script) {
-    case Script::kAcquire: return *acquire;
-    case Script::kLeave: return *leave;
-    case Script::kRenew: return *renew;
-    case Script::kBreak: return *breaker;
-    case Script::kSettle: return *settle;
-    case Script::kSnapshot: return *snapshot;
+const std::string& Source(Script script) {
+  static NoDestructor<std::vector<std::string>> sources([] {
+    std::vector<std::string> v;
+    for (const char* body : {kAcquire, kLeave, kRenew, kBreak, kSettle, kSnapshot})
+      v.push_back(std::string(kPrelude) + body);
+    return v;
+  }());
+  return (*sources)[static_cast<size_t>(script)];
+}
+
+// The digests learnt from SCRIPT LOAD. Thread-safe.
+class ScriptDigests {
+ public:
+  // The digest of `script`, or "" while it is not known.
+  std::string Of(Script script) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return digests_[static_cast<size_t>(script)];
   }
-  return *snapshot;
+  // Whether a script sent whole should bring SCRIPT LOADs along.
+  bool WorthLoading() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !refused_ && digests_[0].empty();
+  }
+  // Takes the replies to SCRIPT LOAD of kScripts, in that order.
+  void Learn(const std::vector<Reply>& replies) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < kScriptCount; ++i) {
+      const std::string text = ReplyString(replies[i].get());
+      if (IsErrorReply(replies[i].get())) {
+        refused_ = refused_ || text.rfind("NOPERM", 0) == 0;
+        return;
+      }
+      if (text.size() != 40 || text.find_first_not_of("0123456789abcdef") != std::string::npos) return;
+    }
+    for (size_t i = 0; i < kScriptCount; ++i) digests_[i] = ReplyString(replies[i].get());
+  }
+
+ private:
+  std::mutex mu_;
+  std::string digests_[kScriptCount];  // guarded by mu_
+  bool refused_ = false;                // guarded by mu_
+};
+
+ScriptDigests& Digests() {
+  static NoDestructor<ScriptDigests> digests;
+  return *digests;
 }
 
 Argv ScriptCommand(const char* verb, const std::string& body, const LockKeys& keys, const Argv& args) {
@@ -497,16 +519,34 @@ Status ScriptError(const LockKeys& keys, const std::string& error) {
   return Status::Internal("Redis refused a lock script on " + where + ": " + error);
 }
 
+// Sends `script` whole (EVAL), with SCRIPT LOAD of every script in the same
+// round trip while the digests are worth learning.
+Status RunScriptWhole(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
+                      Reply* reply) {
+  std::vector<Argv> commands;
+  const bool load = Digests().WorthLoading();
+  if (load)
+    for (Script each : kScripts) commands.push_back({"SCRIPT", "LOAD", Source(each)});
+  commands.push_back(ScriptCommand("EVAL", Source(script), keys, args));
+  std::vector<Reply> replies;
+  Status s = conn.Pipeline(commands, &replies);
+  if (!s.ok()) return s;
+  if (load) Digests().Learn(replies);
+  *reply = std::move(replies.back());
+  return Status::OK();
+}
+
 }  // namespace
 
 Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args, Reply* reply) {
-  const CompiledScript& compiled = Compiled(script);
-  Status s = conn.Command(ScriptCommand("EVALSHA", compiled.sha1, keys, args), reply);
+  const std::string digest = Digests().Of(script);
+  Status s = digest.empty() ? RunScriptWhole(conn, script, keys, args, reply)
+                            : conn.Command(ScriptCommand("EVALSHA", digest, keys, args), reply);
   if (!s.ok()) return s;
   if (IsErrorReply(reply->get()) && ReplyString(reply->get()).rfind("NOSCRIPT", 0) == 0) {
     // The server restarted or flushed its script cache: EVAL sends the body
     // once and caches it again.
-    s = conn.Command(ScriptCommand("EVAL", compiled.source, keys, args), reply);
+    s = conn.Command(ScriptCommand("EVAL", Source(script), keys, args), reply);
     if (!s.ok()) return s;
   }
   if (IsErrorReply(reply->get())) return ScriptError(keys, ReplyString(reply->get()));
@@ -856,7 +896,9 @@ Argv RenewArgs(const LockLease& lease) {
 }
 
 Argv RenewCommand(const LockLease& lease) {
-  return ScriptCommand("EVALSHA", Compiled(Script::kRenew).sha1, lease.keys(), RenewArgs(lease));
+  const std::string digest = Digests().Of(Script::kRenew);
+  return digest.empty() ? ScriptCommand("EVAL", Source(Script::kRenew), lease.keys(), RenewArgs(lease))
+                        : ScriptCommand("EVALSHA", digest, lease.keys(), RenewArgs(lease));
 }
 
 Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive) {

@@ -1,8 +1,6 @@
 #include "redis/redis_connection.h"
 
 #include <hiredis/hiredis.h>
-#include <hiredis/hiredis_ssl.h>
-#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +12,7 @@
 
 #include "redis/master_term.h"
 #include "redis/server_watch.h"
+#include "redis/tls_library.h"
 
 namespace h5redislock {
 namespace {
@@ -37,8 +36,6 @@ void ToArgv(const Argv& argv, std::vector<const char*>* ptrs, std::vector<size_t
     lens->push_back(a.size());
   }
 }
-
-std::once_flag g_openssl_once;
 
 // Writing to a connection the server has closed raises SIGPIPE, whose default
 // action kills the program we were loaded into. Like libpq, block it in the
@@ -104,14 +101,14 @@ const redisReply* ReplyElement(const redisReply* r, size_t i) {
   return i < ReplyArraySize(r) ? r->element[i] : nullptr;
 }
 
-RedisConnection::RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl)
-    : endpoint_(endpoint), ctx_(ctx), ssl_(ssl) {}
+RedisConnection::RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, void* tls)
+    : endpoint_(endpoint), ctx_(ctx), tls_(tls) {}
 
 int RedisConnection::fd() const { return ctx_->fd; }
 
 RedisConnection::~RedisConnection() {
   redisFree(ctx_);
-  if (ssl_) redisFreeSSLContext(ssl_);
+  if (tls_) FreeTls(tls_);
 }
 
 Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
@@ -140,32 +137,16 @@ Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
     if (flags >= 0) fcntl(ctx->fd, F_SETFD, flags | FD_CLOEXEC);
   }
 
-  redisSSLContext* ssl = nullptr;
+  void* tls = nullptr;
   if (endpoint.transport == RedisEndpoint::Transport::kTls) {
-    std::call_once(g_openssl_once, [] {
-      // Our threads (keeper, server watch) may still use OpenSSL while the
-      // process exits: OpenSSL must not free its state from an atexit handler.
-      OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
-      redisInitOpenSSL();
-    });
-    redisSSLContextError ssl_err = REDIS_SSL_CTX_NONE;
-    const TlsOptions& t = endpoint.tls;
-    auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
-    ssl = redisCreateSSLContext(opt(t.ca_file), nullptr, opt(t.cert_file), opt(t.key_file),
-                                opt(t.server_name.empty() ? endpoint.host : t.server_name), &ssl_err);
-    if (!ssl) {
+    Status s = StartTls(ctx, endpoint, &tls);
+    if (!s.ok()) {
       redisFree(ctx);
-      return Status::Unavailable(where + ": TLS set-up failed: " + redisSSLContextGetError(ssl_err));
-    }
-    if (redisInitiateSSLWithContext(ctx, ssl) != REDIS_OK) {
-      std::string err = ctx->errstr;
-      redisFree(ctx);
-      redisFreeSSLContext(ssl);
-      return Status::Unavailable(where + ": TLS handshake failed: " + err);
+      return s;
     }
   }
 
-  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, ctx, ssl));
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, ctx, tls));
   Status s = conn->Authenticate();
   if (!s.ok()) return s;
   *out = std::move(conn);

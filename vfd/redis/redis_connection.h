@@ -35,7 +35,6 @@
 
 struct redisContext;
 struct redisReply;
-struct redisSSLContext;
 
 namespace h5redislock {
 
@@ -96,7 +95,7 @@ class RedisConnection {
   void set_term(std::shared_ptr<MasterTerm> term) { term_ = std::move(term); }
 
  private:
-  RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, redisSSLContext* ssl);
+  RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, void* tls);
   Status TransportError(const char* what);
   // Writes `commands` out; their replies are read by AwaitReply.
   Status Send(const std::vector<Argv>& commands);
@@ -108,7 +107,7 @@ class RedisConnection {
 
   RedisEndpoint endpoint_;
   redisContext* ctx_;
-  redisSSLContext* ssl_;
+  void* tls_;  // TLS session state (tls_library.h), or nullptr
   bool broken_ = false;
   Redirection redirection_;
   std::shared_ptr<MasterTerm> term_;
