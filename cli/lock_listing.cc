@@ -43,7 +43,9 @@ Status ScanNames(RedisConnection& conn, const std::string& prefix, const std::st
 
 Status ListLockNames(RedisConnection& conn, const std::string& prefix, std::vector<std::string>* names) {
   std::set<std::string> found;
-  for (const char* part : {"state", "lease"}) {
+  // The lock's hash; and the keys of an older h5redislock's layout, so that
+  // a lock it holds shows (as such: lock_protocol.cc) rather than looks free.
+  for (const char* part : {"lock", "state", "lease"}) {
     Status s = ScanNames(conn, prefix, part, &found);
     if (!s.ok()) return s;
   }

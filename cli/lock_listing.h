@@ -2,10 +2,11 @@
 // command line, or every lock under the prefix.
 //
 // Finding every lock needs a key scan, which the driver never does: SCAN
-// (not KEYS, which would stall Redis) for '<prefix>{*}:state', which exists
-// while a lock's counters are retained, and '<prefix>{*}:lease', which
-// exists while it has holders or waiters. On Redis Cluster, SCAN sees only
-// the node it is sent to.
+// (not KEYS, which would stall Redis) for '<prefix>{*}:lock', which exists
+// while a lock has entries and while its counters are retained, and for the
+// keys of an older layout ('<prefix>{*}:state', ':lease'), so that such a
+// lock is shown for what it is. On Redis Cluster, SCAN sees only the node it
+// is sent to.
 #ifndef H5REDISLOCK_CLI_LOCK_LISTING_H_
 #define H5REDISLOCK_CLI_LOCK_LISTING_H_
 

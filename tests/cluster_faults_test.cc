@@ -38,17 +38,6 @@ namespace {
 
 constexpr char kPrefix[] = "h5redislock:";
 
-// Milliseconds until the latest entry of `keys`'s lock expires on `server`,
-// by the server's clock; -1 if it has none.
-long long LeaseLeftMs(const RedisServer& server, const LockKeys& keys) {
-  static const char kScript[] =
-      "local t = redis.call('TIME') "
-      "local e = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES') "
-      "if #e == 0 then return -1 end "
-      "return tonumber(e[2]) - (t[1] * 1000 + math.floor(t[2] / 1000))";
-  return std::atoll(server.Command({"EVAL", kScript, "1", keys.ScriptKeys()[1]}).c_str());
-}
-
 // Stops a server with SIGSTOP; SIGCONT when asked, or at the latest when it
 // goes (a stopped server would not stop when the fixture asks it to).
 class Frozen {
@@ -105,7 +94,7 @@ class ClusterFaultsTest : public ::testing::Test {
         "replicas=" + std::to_string(connected), "more replicas"};
     for (const std::string& part : expected)
       EXPECT_NE(error_.find(part), std::string::npos) << part << " not in " << error_;
-    EXPECT_EQ(LeaseLeftMs(master, KeysOf(name)), -1) << "the failed open left its entry";
+    EXPECT_EQ(LockLeaseLeftMs(master, KeysOf(name)), -1) << "the failed open left its entry";
   }
 
   // One process opens `a` and `b` and writes each in turn, every 20 ms, until
@@ -181,7 +170,7 @@ TEST_F(ClusterFaultsTest, HungMasterDelaysNoOtherMastersRenewals) {
   {
     Frozen frozen(cluster.node(hung));
     for (const double thaw = MonotonicSeconds() + 2 * lease; MonotonicSeconds() < thaw;) {
-      least_left_ms = std::min(least_left_ms, LeaseLeftMs(cluster.node(healthy), keys_a));
+      least_left_ms = std::min(least_left_ms, LockLeaseLeftMs(cluster.node(healthy), keys_a));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

@@ -87,7 +87,7 @@ class InstallTest : public ::testing::Test {
   void ExpectAcquisitions(const std::string& file, int n) {
     char resolved[PATH_MAX];
     ASSERT_NE(realpath(file.c_str(), resolved), nullptr) << file;
-    EXPECT_EQ(redis_.Command({"HGET", std::string("h5redislock:{") + resolved + "}:state", "acquired"}),
+    EXPECT_EQ(redis_.Command({"HGET", LockHash(resolved), "a"}),
               std::to_string(n))
         << file;
   }

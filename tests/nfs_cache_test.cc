@@ -51,7 +51,7 @@ class SessionMarks : public ::testing::Test {
   std::string Config(const std::string& more = "retain=0;timeout=20") const {
     return "url=" + redis_.url() + ";key=shared;connect_timeout=1;" + more;
   }
-  std::string StateKey() const { return "h5redislock:{shared}:state"; }
+  std::string LockKey() const { return LockHash("shared"); }
 
   void MakeFile(const std::string& path) {
     ASSERT_TRUE(CreateFilledFile(path, fapl_, {"values"}, kLength, 1)) << ErrorText();
@@ -177,7 +177,7 @@ TEST_F(TwoHosts, WaiterWokenWithTheGrantGetsTheMark) {
   });
   while (!wrote[0]) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   pid_t reader = RunChild([&] { return Read(on2_); });
-  const std::string queue = "h5redislock:{shared}:queue";
+  const std::string queue = LockQueue("shared");
   for (int i = 0; i < 500 && redis_.Command({"ZCARD", queue}) != "1"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(redis_.Command({"ZCARD", queue}), "1") << "the reader did not queue";
@@ -206,22 +206,22 @@ TEST_F(TwoHosts, WriterKilledBeforeMakingItsJournalIsSettledFromItsOwnView) {
     H5File f(on1_, H5F_ACC_RDWR, fapl_);
     return 1;
   });
-  const std::string queue = "h5redislock:{shared}:queue";
+  const std::string queue = LockQueue("shared");
   for (int i = 0; i < 500 && redis_.Command({"ZCARD", queue}) != "1"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(redis_.Command({"ZCARD", queue}), "1") << "the writer did not queue";
   kill(writer, SIGSTOP);
   holding[1] = 1;
   EXPECT_EQ(WaitChild(first), 0);
-  ASSERT_EQ(redis_.Command({"ZCARD", "h5redislock:{shared}:held"}), "1") << "the stopped writer was not granted";
+  ASSERT_EQ(redis_.Command({"HGET", LockKey(), "m"}), "w1") << "the stopped writer was not granted";
   kill(writer, SIGKILL);
   EXPECT_EQ(WaitChild(writer), 128 + SIGKILL);
-  ASSERT_NE(redis_.Command({"HGET", StateKey(), "session"}), "(nil)") << "the writer's grant set no mark";
+  ASSERT_NE(redis_.Command({"HGET", LockKey(), "j"}), "(nil)") << "the writer's grant set no mark";
   ASSERT_EQ(FileSize(on_server_ + "-redislock-journal"), -1);
 
   EXPECT_EQ(Read(on2_), kRefused) << ErrorText();
   EXPECT_EQ(Read(on1_), kReadOld) << ErrorText();
-  EXPECT_EQ(redis_.Command({"HGET", StateKey(), "session"}), "(nil)") << "host 1 did not clear the mark";
+  EXPECT_EQ(redis_.Command({"HGET", LockKey(), "j"}), "(nil)") << "host 1 did not clear the mark";
   EXPECT_EQ(Read(on2_), kReadOld) << ErrorText();
 }
 
@@ -250,7 +250,7 @@ TEST_F(SessionMarks, StatusShowsTheMarkAndBreakClearsIt) {
   EXPECT_NE(out.find("unfinished write session: pid " + std::to_string(writer)), std::string::npos) << out;
   ASSERT_EQ(Cli("status --json " + target, &out), 0) << out;
   EXPECT_NE(out.find("\"session\":{\"pid\":" + std::to_string(writer)), std::string::npos) << out;
-  EXPECT_EQ(redis_.Command({"TTL", StateKey()}), "-1") << "a marked lock's state expires";
+  EXPECT_EQ(redis_.Command({"TTL", LockKey()}), "-1") << "a marked lock's state expires";
 
   ASSERT_EQ(Cli("break --clear-session --yes " + target, &out), 0) << out;
   EXPECT_NE(out.find("cleared the session mark of the write session of pid " + std::to_string(writer)),
@@ -261,7 +261,7 @@ TEST_F(SessionMarks, StatusShowsTheMarkAndBreakClearsIt) {
 
   EXPECT_EQ(Read(path), kReadOld) << ErrorText();
   EXPECT_TRUE(FileBytes(path) == before) << "the journal was not rolled back";
-  EXPECT_EQ(redis_.Command({"EXISTS", StateKey()}), "0") << "an idle lock's state outlived retain=0";
+  EXPECT_EQ(redis_.Command({"EXISTS", LockKey()}), "0") << "an idle lock's state outlived retain=0";
 }
 
 // A writer that cannot use its grant (here replicas=1, and the server has no
@@ -270,7 +270,7 @@ TEST_F(SessionMarks, StatusShowsTheMarkAndBreakClearsIt) {
 TEST_F(SessionMarks, WriterThatGivesItsGrantBackLeavesNoMark) {
   const std::string path = dir_.File("data.h5");
   MakeFile(path);
-  const std::string acquired_before = redis_.Command({"HGET", StateKey(), "acquired"});
+  const std::string acquired_before = redis_.Command({"HGET", LockKey(), "a"});
   // (retain=60 keeps the counters that show the grant.)
   hid_t unconfirmed = LockedFapl(Config("retain=60;timeout=1;replicas=1;replica_timeout=0.1"));
   {
@@ -278,8 +278,8 @@ TEST_F(SessionMarks, WriterThatGivesItsGrantBackLeavesNoMark) {
     EXPECT_FALSE(writer.ok()) << "a grant no replica confirmed was used";
   }
   H5Pclose(unconfirmed);
-  ASSERT_NE(redis_.Command({"HGET", StateKey(), "acquired"}), acquired_before) << "the writer was never granted";
-  EXPECT_EQ(redis_.Command({"HGET", StateKey(), "session"}), "(nil)") << "an unused grant left its mark";
+  ASSERT_NE(redis_.Command({"HGET", LockKey(), "a"}), acquired_before) << "the writer was never granted";
+  EXPECT_EQ(redis_.Command({"HGET", LockKey(), "j"}), "(nil)") << "an unused grant left its mark";
 }
 
 }  // namespace

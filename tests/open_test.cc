@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "hdf5_files.h"
+#include "lock/config.h"
 #include "lock/lock_keys.h"
 #include "test_support.h"
 
@@ -40,13 +41,13 @@ class OpenTest : public ::testing::Test {
     H5Pclose(fapl);
     return path;
   }
-  std::string KeyOf(const std::string& path, const std::string& part) const {
+  static std::string NameOf(const std::string& path) {
     char real[PATH_MAX];
     EXPECT_NE(realpath(path.c_str(), real), nullptr);
-    return LockKeys("h5redislock:", real).base() + ":" + part;
+    return real;
   }
-  long Holders(const std::string& path) const { return std::stol(redis_.Command({"ZCARD", KeyOf(path, "held")})); }
-  long Waiters(const std::string& path) const { return std::stol(redis_.Command({"ZCARD", KeyOf(path, "queue")})); }
+  long Holders(const std::string& path) const { return LockHolders(redis_, NameOf(path)); }
+  long Waiters(const std::string& path) const { return LockWaiters(redis_, NameOf(path)); }
 
   // Forks a child that holds `path` open (write or read) until the pipe
   // closes; returns once the child holds it.
@@ -222,26 +223,40 @@ TEST_F(OpenTest, FileThatIsNotHdf5FailsAndLeavesNoLock) {
 
 TEST_F(OpenTest, ForeignDataUnderThePrefixIsReportedNotTrusted) {
   const std::string path = MakeFile("foreign.h5");
-  redis_.Command({"SET", KeyOf(path, "held"), "not a sorted set"});
+  const std::string lock = LockHash(NameOf(path));
+  redis_.Command({"SET", lock, "not a hash"});
   hid_t f = Open(path, H5F_ACC_RDONLY, Config());
   EXPECT_LT(f, 0);
   std::string err = error_;
   EXPECT_NE(err.find("did not write"), std::string::npos) << err;
   EXPECT_NE(err.find(path), std::string::npos) << err;
-  redis_.Command({"DEL", KeyOf(path, "held")});
+  redis_.Command({"DEL", lock});
 
-  // A waiter entry whose record is garbage.
-  redis_.Command({"ZADD", KeyOf(path, "queue"), "1", "bogus"});
-  redis_.Command({"ZADD", KeyOf(path, "lease"), "99999999999999", "bogus"});
-  redis_.Command({"HSET", KeyOf(path, "info"), "bogus", "{not json"});
-  redis_.Command({"ZADD", KeyOf(path, "held"), "1", "other"});
-  redis_.Command({"ZADD", KeyOf(path, "lease"), "99999999999999", "other"});
-  redis_.Command({"HSET", KeyOf(path, "info"), "other", "{\"mode\":\"w\",\"lease\":1000,\"since\":1}"});
-  redis_.Command({"HSET", KeyOf(path, "state"), "mode", "w"});
+  // A writer holds it, and a waiter's entry is garbage.
+  redis_.Command({"HSET", lock, "m", "w1", "n", "1", "f", "1", "e:other",
+                  "w 1000 99999999999999 1 1 1 - 1 1 hk - - elsewhere", "e:bogus", "not an entry"});
+  redis_.Command({"ZADD", LockQueue(NameOf(path)), "1", "bogus"});
   f = Open(path, H5F_ACC_RDONLY, Config(0));
   EXPECT_LT(f, 0);
   err = error_;
   EXPECT_NE(err.find("did not write"), std::string::npos) << err;
+}
+
+TEST_F(OpenTest, LockKeptByAnOlderLayoutIsNotTakenForFree) {
+  // h5redislock before the one-hash layout kept a held lock in five keys;
+  // the holder's entry is in <base>:lease while it lives.
+  const std::string path = MakeFile("older.h5");
+  const std::string base = LockKeys(h5redislock::Config::kDefaultPrefix, NameOf(path)).base();
+  redis_.Command({"ZADD", base + ":lease", "99999999999999", "older-holder"});
+  redis_.Command({"ZADD", base + ":held", "1", "older-holder"});
+  hid_t f = Open(path, H5F_ACC_RDWR, Config(0));
+  EXPECT_LT(f, 0) << "a lock an older h5redislock holds was taken for free";
+  EXPECT_NE(error_.find("older h5redislock"), std::string::npos) << error_;
+  EXPECT_NE(error_.find(path), std::string::npos) << error_;
+  redis_.Command({"DEL", base + ":lease", base + ":held"});
+  f = Open(path, H5F_ACC_RDWR, Config(0));
+  EXPECT_GE(f, 0) << error_;
+  EXPECT_GE(H5Fclose(f), 0);
 }
 
 TEST_F(OpenTest, WrongPasswordIsAClearErrorWithoutThePassword) {

@@ -128,7 +128,7 @@ TEST_F(Recovery, ReaderThatFindsAJournalReturnsWithinItsTimeout) {
     std::this_thread::sleep_for(std::chrono::seconds(60));
     return 0;
   });
-  const std::string queue = "h5redislock:{recovery}:queue";
+  const std::string queue = LockQueue("recovery");
   for (int i = 0; i < 500 && redis_.Command({"ZCARD", queue}) != "1"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(redis_.Command({"ZCARD", queue}), "1") << "the other reader did not queue";

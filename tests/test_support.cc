@@ -18,6 +18,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "lock/config.h"
+#include "lock/lock_keys.h"
+
 namespace h5redislock {
 namespace testing {
 namespace {
@@ -34,11 +37,37 @@ bool Reap(pid_t pid, double seconds) {
 
 }  // namespace
 
+std::string LockHash(const std::string& name) { return LockKeys(Config::kDefaultPrefix, name).ScriptKeys()[0]; }
+std::string LockQueue(const std::string& name) { return LockKeys(Config::kDefaultPrefix, name).ScriptKeys()[1]; }
+
+long LockHolders(const RedisServer& redis, const std::string& name) {
+  const std::string mode = redis.Command({"HGET", LockHash(name), "m"});  // "w1", "r3"; "(nil)" when free
+  return mode == "(nil)" ? 0 : std::stol(mode.substr(1));
+}
+
+long long LockLeaseLeftMs(const RedisServer& redis, const LockKeys& keys) {
+  static const char kScript[] =
+      "local t = redis.call('TIME') "
+      "local last = -1 "
+      "for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
+      "  local e = string.match(v, '^[rw] %d+ (%d+) ') "
+      "  if e and tonumber(e) > last then last = tonumber(e) end "
+      "end "
+      "if last < 0 then return -1 end "
+      "return last - (t[1] * 1000 + math.floor(t[2] / 1000))";
+  return std::atoll(redis.Command({"EVAL", kScript, "1", keys.ScriptKeys()[0]}).c_str());
+}
+
+long LockWaiters(const RedisServer& redis, const std::string& name) {
+  const std::string n = redis.Command({"HGET", LockHash(name), "n"});
+  return n == "(nil)" ? 0 : std::stol(n);
+}
+
 void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password) {
   redis.Command({"ACL", "SETUSER", user, "on", ">" + password, "~h5redislock:*", "resetchannels", "-@all",
-                 "+eval", "+evalsha", "+blpop", "+info", "+time", "+hget", "+hset", "+hsetnx", "+hexists",
-                 "+hdel", "+hincrby", "+hgetall", "+persist", "+zadd", "+zrem", "+zscore", "+zrank", "+zrange",
-                 "+zrangebyscore", "+zcard", "+lpush", "+pexpire", "+del"});
+                 "+fcall", "+function|load", "+blpop", "+info", "+time", "+hmget", "+hget", "+hset", "+hdel",
+                 "+hgetall", "+exists", "+pexpire", "+pttl", "+persist", "+del", "+zadd", "+zrem", "+zrange",
+                 "+lpush"});
 }
 
 int FreeTcpPort() {

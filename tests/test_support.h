@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "lock/lock_keys.h"
 #include "redis/redis_connection.h"
 
 namespace h5redislock {
@@ -80,13 +81,27 @@ class RedisServer {
   pid_t pid_ = 0;
 };
 
+// The lock named `name` (a canonical path, or key=) under the default prefix,
+// as Redis keeps it (lock/lock_protocol.cc, section 1): its hash, whose
+// fields say who holds it ("m": "w1", "r2"), how often it was granted ("a")
+// and its session mark ("j"); and its queue of waiters.
+std::string LockHash(const std::string& name);
+std::string LockQueue(const std::string& name);
+// How many entries of the lock named `name` hold it, and how many wait.
+long LockHolders(const RedisServer& redis, const std::string& name);
+long LockWaiters(const RedisServer& redis, const std::string& name);
+// Milliseconds until the lock's latest entry expires, on the server's clock
+// (the third word of an entry: lock/lock_protocol.cc); -1 if it has none. For
+// a Redis Cluster, `redis` is the master that serves the lock.
+long long LockLeaseLeftMs(const RedisServer& redis, const LockKeys& keys);
+
 // A TCP port on 127.0.0.1 that nobody listens on right now.
 int FreeTcpPort();
 
 // Makes `user` (password `password`) an ACL user of `redis` that may run
 // exactly the commands the driver needs on one server, on the keys of the
-// default prefix: the lock scripts by EVAL and EVALSHA (not SCRIPT LOAD) and
-// the commands inside them, BLPOP, and INFO.
+// default prefix: the lock's functions (FCALL, FUNCTION LOAD) and the
+// commands inside them, BLPOP, and INFO.
 void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password);
 
 // Forks; the child runs `body` and _exit()s with its return value (an

@@ -63,11 +63,28 @@ class RedisServer:
             s.sendall(out)
             return _read_reply(s.makefile("rb"))
 
-    def lock_entries(self, path, part, prefix="h5redislock:"):
-        """ZCARD of one of the sorted sets of the lock on the file `path`:
-        "held", "queue" or "lease" (key names: vfd/lock/lock_keys.h)."""
+    def lock_key(self, path, part="lock", prefix="h5redislock:"):
+        """A key of the lock on the file `path` (vfd/lock/lock_keys.h)."""
         name = os.path.realpath(path).replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
-        return self.command("ZCARD", "%s{%s}:%s" % (prefix, name, part))
+        return "%s{%s}:%s" % (prefix, name, part)
+
+    def lock_entries(self, path, part, prefix="h5redislock:"):
+        """How many entries of the lock on the file `path` are "held" (its
+        holders), "queue" (its waiters) or "lease" (all of them): see the
+        lock's hash in vfd/lock/lock_protocol.cc."""
+        key = self.lock_key(path, prefix=prefix)
+        if part == "held":
+            mode = self.command("HGET", key, "m")
+            return int(mode[1:]) if mode else 0
+        if part == "queue":
+            return int(self.command("HGET", key, "n") or 0)
+        fields = self.command("HKEYS", key) or []
+        return sum(1 for f in fields if f.startswith("e:"))
+
+    def acquisitions(self, path, prefix="h5redislock:"):
+        """How often the lock on the file `path` was granted (while Redis
+        keeps its counters)."""
+        return int(self.command("HGET", self.lock_key(path, prefix=prefix), "a") or 0)
 
     def stop(self):
         if self.pid is None and os.path.exists(self.pidfile):

@@ -25,7 +25,7 @@ void Settle(LockLease* lease, const Status& renewal, bool alive, const Status& r
   }
 }
 
-// Renews one lease on its own (after a redirection or NOSCRIPT).
+// Renews one lease on its own (after a redirection, or where the server lacked the function).
 void RenewOne(LockLease* lease) {
   Router& router = lease->router();
   Reply reply;
@@ -64,7 +64,7 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch, Clock::dur
     for (LockLease* l : batch) {
       if (l->lost()) continue;
       sent_for.push_back(l);
-      commands.push_back(RenewCommand(*l));
+      commands.push_back(RenewCommand(conn, *l));
     }
     if (commands.empty()) return Status::OK();
     if (!wait.empty()) commands.push_back(wait);
@@ -85,8 +85,8 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch, Clock::dur
   }
   for (size_t i = 0; i < sent_for.size(); ++i) {
     LockLease* lease = sent_for[i];
-    if (redirected[i] || ReplyString(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
-      RenewOne(lease);  // elsewhere now, or the script cache was flushed: run it by body once
+    if (redirected[i] || RenewRanNothing(replies[i].get())) {
+      RenewOne(lease);  // elsewhere now, or the server lacked the function: load it, once
       continue;
     }
     bool alive = false;

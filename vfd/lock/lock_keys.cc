@@ -5,7 +5,9 @@
 namespace h5redislock {
 namespace {
 
-const char* const kParts[] = {"state", "lease", "queue", "held", "info"};
+// The lock's hash and queue, and the key by which the layout before it is
+// recognised (lock_protocol.cc, "An older layout").
+const char* const kParts[] = {"lock", "q", "lease"};
 
 std::string Escape(const std::string& name) {
   std::string out;

@@ -26,7 +26,7 @@ class LockKeys {
 
   // The keys every script takes, in the order the scripts expect them.
   std::vector<std::string> ScriptKeys() const;
-  std::string WakeKey(const std::string& token) const { return base_ + ":wake:" + token; }
+  std::string WakeKey(const std::string& token) const { return base_ + ":w:" + token; }
 
   // The lock name inside a key produced by this class, or "" if `key` is not
   // one of ours under `prefix`.

@@ -1,10 +1,10 @@
 // lock_protocol.cc: the readers-writers lock kept in Redis.
 //
 // This file is the one place where the lock protocol lives. Its divisions:
-//   1. The protocol in prose: keys, entries, states and transitions.
-//   2. The Lua scripts that make every transition atomic.
-//   3. Running scripts: EVALSHA, digests from SCRIPT LOAD, NOSCRIPT, and what
-//      Redis errors mean.
+//   1. The protocol in prose: keys, entries, states and transitions, and a
+//      glossary of the words the code uses.
+//   2. The Lua functions that make every transition atomic.
+//   3. Running them (redis/script_library.h), and what their errors mean.
 //   4. Taking a lock: the client's side of waiting.
 //   5. Releasing, renewing, and reading a lock.
 //
@@ -13,22 +13,33 @@
 // ============================================================================
 //
 // A lock is named by a string (the file's canonical path, or key=). Its keys
-// all share the hash tag {name} (see lock_keys.h), so one script sees them all,
-// also on Redis Cluster:
+// all share the hash tag {name} (see lock_keys.h), so one function sees them
+// all, also on Redis Cluster:
 //
-//   <base>:state   HASH   mode (r|w, while held), fence (last fencing number),
-//                         seq (last queue ticket), acquired, wait_ms,
-//                         wait_max_ms (counters for `h5redislock status`),
-//                         session (the session mark: see "Write sessions")
-//   <base>:lease   ZSET   token -> Redis time (ms) the entry expires; every
-//                         entry, holder or waiter, is here
-//   <base>:queue   ZSET   token -> ticket, for waiters: the order of service
-//   <base>:held    ZSET   token -> fencing number, for holders
-//   <base>:info    HASH   token -> JSON record: mode, host, hostkey, pid, start,
-//                         lease (ms), since, granted (Redis ms), broken,
-//                         session (st_dev of the file's directory, for a
-//                         write session that keeps a journal)
-//   <base>:wake:<token>   LIST   the grant, pushed for a waiter to pop
+//   <base>:lock        HASH  the lock: one field per entry, and a few of its own
+//   <base>:q           ZSET  token -> ticket: the waiters in order of service;
+//                            there only while someone waits
+//   <base>:w:<token>   LIST  a waiter's wake list: its grant, pushed for it to
+//                            pop; there only between the grant and the pop
+//
+// The hash's own fields: `m` the holders' mode and number in one ("r3",
+// "w1"; absent when free, so that the last holder's release is one HDEL), `n`
+// the number of waiters (absent when none), `f` the last fencing number, `s`
+// the last ticket, `x` a lower bound on the soonest entry expiry, `a`, `t`,
+// `tm` the counters of `h5redislock status` (acquisitions, total and longest
+// wait in ms), `j` the session mark (see "Write sessions"). Each entry is one
+// field `e:<token>`, a line of words:
+//
+//   mode lease expiry fence since granted flags pid start hostkey dev chan host
+//
+// mode r|w; lease its length (ms); expiry the Redis time (ms) it runs out;
+// fence its fencing number (0 while waiting); since when it was made; granted
+// when it was granted (0 while waiting); flags "-" or letters: b broken
+// (`h5redislock break`), j its write session keeps a journal, c cached, r
+// being released (see "Lock caching"); then who holds it: pid, start time,
+// host key (process_identity.h), the st_dev of the file's directory ("-" but
+// for a write session that keeps a journal), the process's revocation channel
+// ("-" if it caches no locks), and the host's name.
 //
 // An *entry* is one attempt by one process to hold the lock, named by a random
 // 128-bit token. Within a process, opens of one file share one entry (see
@@ -62,13 +73,23 @@
 // in the list when it does (pub/sub would lose it). A waiter that died leaves
 // a list nobody pops: it expires with the entry's lease.
 //
-// *Leases.* Every entry expires (lease ZSET, Redis's own clock) unless its
+// *Leases.* Every entry expires (its expiry, on Redis's own clock) unless its
 // process renews it: each process's keeper renews all its entries every
 // lease/3, in one pipelined round trip per master, each master on a schedule
-// of its own (lease_keeper.h). Every script first *prunes* expired entries, so a holder that vanished (host down,
-// network cut) frees the lock at most one lease after its last renewal. Its
-// process, if it still runs, stops all I/O before that moment: see
-// lock_lease.h for the local deadline and its safety margin (fencing).
+// of its own (lease_keeper.h). Expired entries are *pruned* before a function
+// acts on the lock, so a holder that vanished (host down, network cut) frees
+// the lock at most one lease after its last renewal. Its process, if it still
+// runs, stops all I/O before that moment: see lock_lease.h for the local
+// deadline and its safety margin (fencing). Pruning reads the whole hash, so
+// it runs only once Redis's clock passes `x`, a lower bound on the soonest
+// expiry that grants and queueing lower and a prune sets again: the
+// uncontended paths read a few fields, not the lock.
+//
+// A retried ACQUIRE (its reply lost, its connection broken, a waiter asking
+// again) finds its entry and reports where it stands; it also renews the
+// entry's lease from now, as its owner's renewal: the owner measures its
+// deadline from that retry's sending, and Redis's expiry must never come
+// before the owner's deadline.
 //
 // *Fast recovery on one host.* A waiter learns from ACQUIRE who is ahead of it
 // (holders and earlier waiters, with host key, pid and start time). While it
@@ -83,13 +104,15 @@
 // *Fencing numbers* increase strictly with every grant of a lock, also after
 // Redis lost its data: a grant's number is max(last + 1, Redis time in µs).
 //
-// *Keys vanish.* After each script the keys' TTLs are set to the latest lease
-// expiry, so nothing outlives its last lease, whatever happens to clients. The
-// state hash, with the counters, is kept `retain` longer; while it holds a
-// session mark, for good (a lost mark is lost protection).
+// *Keys vanish.* The hash lives as long as its last entry's lease, and
+// `retain` longer (with the counters); while it holds a session mark, for
+// good (a lost mark is lost protection). The queue and the wake lists live
+// as long as their waiters' leases.
 //
-// Each state change is one script: there is no check-then-act across round
-// trips. An uncontended open+close is two round trips (ACQUIRE, LEAVE).
+// Each state change is one function call: there is no check-then-act across
+// round trips. An uncontended open+close is one round trip (ACQUIRE) and a
+// release sent without waiting for its reply (LEAVE), 8 commands in Redis
+// (2 FCALL, TIME, 2 HMGET, HSET, PEXPIRE, HDEL).
 //
 // *Where the lock lives.* A lock's commands go to the master that serves its
 // hash slot (router.h: one server, a Redis Cluster, Sentinel's master); the
@@ -97,6 +120,13 @@
 // is failed over, the grants of its term are fenced (master_term.h); with
 // replicas=N a grant counts only once WAIT confirms N replicas have it, and a
 // renewal extends the local deadline only then (see "Failover" in README.md).
+//
+// *An older layout.* h5redislock before this protocol kept a lock in five
+// keys (<base>:state, :lease, :queue, :held, :info). A lock that such a
+// process holds must not look free: ACQUIRE of a lock whose hash does not
+// exist checks for <base>:lease and refuses, naming it. (The other way round
+// cannot be helped: an older process does not know this layout. Upgrade all
+// processes that share a file together.)
 //
 // *Write sessions.* The lock keeps writers apart; what a writer that dies in
 // mid-session leaves behind is undone by its undo journal (undo_journal.h):
@@ -110,12 +140,12 @@
 //
 // Finding that journal must not depend on the next holder's directory cache:
 // an NFS client trusts "no such file" for up to a minute, and would read the
-// dead session's writes. So the state hash keeps a *session mark*: the token,
+// dead session's writes. So the lock's hash keeps a *session mark* (`j`): the token,
 // host, host key, pid and directory st_dev (as its process saw it) of a
 // write session that keeps a journal and is not known to have finished:
 //
 //                grant of the write lock to a session that keeps a
-//                journal, when no mark is set (HSETNX)
+//                journal, when no mark is set
 //   (no mark) -----------------------------------------> MARKED <--+
 //       ^                                                  |  |     |
 //       |  LEAVE 'c' of the marked session (it committed,  |  +-----+ SETTLE by a holder that
@@ -136,13 +166,36 @@
 // new mark's host and device, would take the absence of the older session's
 // journal for real. Without a mark (a Redis that lost its data, an older
 // client) the grantee only looks for the journal.
+//
+// Glossary, for the words the code uses:
+//   entry      one process's attempt to hold a lock (a token, a field e:<token>)
+//   grant      an entry becoming a holder; its fencing number with it
+//   holder, waiter   an entry granted, an entry queued
+//   lease      how long an entry lives in Redis unheard (lease=); and the
+//              process's local view of it, with its deadline (lock_lease.h)
+//   deadline   the moment a holder stops its I/O: the lease minus a margin,
+//              from the sending of the last renewal Redis confirmed
+//   fence      (noun) a fencing number; (verb) to stop a holder's I/O for
+//              good, when its lease is lost or its master's term ended
+//   prune      remove expired entries, then promote
+//   promote    grant the head of the queue while it is compatible
+//   reap       remove the entry of a dead process of this host (LEAVE)
+//   term, reign   a master's time as the master, by its identity (run id and
+//              replication id); a term ends at a restart or failover, and
+//              its grants are fenced (master_term.h)
+//   enlist     put a grant under its master's term, to be fenced with it
+//   admit      check a new connection's server against the term's identity
+//   watch      the idle connection that sees a server restart (server_watch.h)
+//   vanished   a renewal found its entry gone: the lease is lost
+//   session, mark, settle   a write session, the lock's record that one may
+//              have left a journal, and its resolution (above)
+//   linger, cached, revoke   see "Lock caching"
 
 #include "lock/lock_protocol.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -150,405 +203,589 @@
 #include "base/no_destructor.h"
 #include "base/process_identity.h"
 #include "redis/master_term.h"
+#include "redis/reply_error.h"
+#include "redis/script_library.h"
 
 namespace h5redislock {
 
 // ============================================================================
-// 2. The scripts
+// 2. The functions
 // ============================================================================
-// KEYS for every script: state, lease, queue, held, info (LockKeys order).
+// Every function takes the lock's hash and queue as KEYS (LockKeys::ScriptKeys)
+// and reads Redis's own clock (TIME): no client's clock is trusted.
 namespace {
 
-// Shared by all scripts: names, the server's clock, and the transitions of the
-// chart above (prune, promote, grant, forget), plus `tidy` for key TTLs.
-const char kPrelude[] = R"lua(
-local state, lease, queue, held, info = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local base = string.sub(state, 1, -7)
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+const char kLibrary[] = R"lua(
+-- The lock's state: KEYS[1] the hash, KEYS[2] the queue (a waiter's wake list is <base>:w:<token>).
+local lock, queue, base
+local now
 
 local function corrupt(what)
   error({err = 'H5REDISLOCK_CORRUPT ' .. what .. ' under ' .. base})
 end
 
-local function record(token)
-  local raw = redis.call('HGET', info, token)
-  if not raw then corrupt('entry ' .. token .. ' has no record') end
-  local ok, rec = pcall(cjson.decode, raw)
-  if not ok or type(rec) ~= 'table' or (rec.mode ~= 'r' and rec.mode ~= 'w')
-     or type(rec.lease) ~= 'number' or type(rec.since) ~= 'number' then
-    corrupt('malformed record for entry ' .. token)
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function bind(keys)
+  lock, queue = keys[1], keys[2]
+  base = string.sub(lock, 1, -6)  -- without ':lock'
+end
+
+local function wake_key(token) return base .. ':w:' .. token end
+
+-- An entry, field e:<token>:
+--   mode lease expiry fence since granted flags pid start hostkey dev chan host
+-- flags: '-', or letters: b broken, j keeps a journal, c cached, r being released.
+local function decode(token, v)
+  local m, l, e, f, s, g, fl, who = string.match(v, '^([rw]) (%d+) (%d+) (%d+) (%d+) (%d+) (%S+) (.+)$')
+  if not m then corrupt('malformed entry ' .. token) end
+  return {token = token, mode = m, lease = tonumber(l), expiry = tonumber(e), fence = f, since = tonumber(s),
+          granted = tonumber(g), flags = fl, who = who}
+end
+
+local function encode(r)
+  return string.format('%s %d %d %s %d %d %s %s', r.mode, r.lease, r.expiry, r.fence, r.since, r.granted,
+                       r.flags, r.who)
+end
+
+local function has(r, flag) return string.find(r.flags, flag, 1, true) ~= nil end
+
+local function with(r, flag)
+  if has(r, flag) then return end
+  r.flags = (r.flags == '-' and '' or r.flags) .. flag
+end
+
+local function without(r, flag)
+  local f = string.gsub(r.flags, flag, '')
+  r.flags = f == '' and '-' or f
+end
+
+-- who: pid start hostkey dev chan host
+local function who_fields(r)
+  local pid, start, hostkey, dev, chan, host = string.match(r.who, '^(%S+) (%S+) (%S+) (%S+) (%S+) (.*)$')
+  if not pid then corrupt('malformed entry ' .. r.token) end
+  return pid, start, hostkey, dev, chan, host
+end
+
+-- The session mark of r's write session: token, host, host key, pid, dev, since; a line each.
+local function mark_of(r)
+  local pid, _, hostkey, dev, _, host = who_fields(r)
+  return table.concat({r.token, host, hostkey, pid, dev, now}, '\n')
+end
+
+local function mark_token(mark) return mark and string.match(mark, '^([^\n]*)') end
+
+-- What status and a waiter's liveness checks see of an entry.
+local function view(r)
+  local pid, start, hostkey, _, _, host = who_fields(r)
+  return {r.token, r.mode, host, hostkey, tonumber(pid), tonumber(start), r.since, r.granted, r.expiry - now,
+          has(r, 'b') and 1 or 0, r.flags}
+end
+
+-- Keeps `key` at least `ttl` ms more, never less than it had (PEXPIRE GT; a server before 7.0 has no
+-- GT: PTTL, then PEXPIRE). A key without a TTL keeps none.
+local function extend(key, ttl)
+  local done = redis.pcall('PEXPIRE', key, ttl, 'GT')
+  if type(done) == 'table' and done.err then
+    local left = redis.call('PTTL', key)
+    if left >= 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
   end
-  return rec
 end
 
-local function view(token)
-  local rec = record(token)
-  local expiry = tonumber(redis.call('ZSCORE', lease, token) or now)
-  return {token, rec.mode, tostring(rec.host or '?'), tostring(rec.hostkey or ''),
-          tonumber(rec.pid) or 0, tonumber(rec.start) or 0, rec.since, rec.granted or 0,
-          expiry - now, rec.broken and 1 or 0}
+-- The hash's TTL after a change: none while a session mark is set (a lost mark is lost protection),
+-- else at least `ttl`; a hash just made has none yet.
+local function keep(ttl, fresh, marked)
+  if marked then return end
+  if fresh then
+    redis.call('PEXPIRE', lock, ttl)
+  else
+    extend(lock, ttl)
+  end
 end
 
--- `was`: 'held' or 'queued' when known, which spares a command.
-local function forget(token, was)
-  redis.call('ZREM', lease, token)
-  if was ~= 'held' then redis.call('ZREM', queue, token) end
-  if was ~= 'queued' then redis.call('ZREM', held, token) end
-  redis.call('HDEL', info, token)
-  redis.call('DEL', base .. ':wake:' .. token)
-end
+-- ==================================================================
+-- The whole state, for everything but the uncontended fast paths.
+-- ==================================================================
+local S
 
--- The session mark of `token`'s write session (see "Write sessions"): its
--- token, host, host key, pid, directory st_dev and the time set, a line each.
-local function session_of(token, rec)
-  return table.concat({token, tostring(rec.host or '?'), tostring(rec.hostkey or ''),
-                       tostring(rec.pid or 0), tostring(rec.session), now}, '\n')
-end
-
-local function held_mode()
-  if redis.call('ZCARD', held) == 0 then return false end
-  local mode = redis.call('HGET', state, 'mode')
-  if mode ~= 'r' and mode ~= 'w' then corrupt('lock mode missing') end
-  return mode
-end
-
--- Grants the lock to `token`, a waiter if `queued`, else a newcomer.
-local function grant(token, rec, queued)
-  local fence = math.max(tonumber(redis.call('HGET', state, 'fence') or '0') + 1, now * 1000)
-  redis.call('HSET', state, 'fence', string.format('%.0f', fence), 'mode', rec.mode)
-  if queued then redis.call('ZREM', queue, token) end
-  redis.call('ZADD', held, fence, token)
-  redis.call('ZADD', lease, now + rec.lease, token)
-  rec.granted = now
-  redis.call('HSET', info, token, cjson.encode(rec))
-  if rec.session then redis.call('HSETNX', state, 'session', session_of(token, rec)) end
-  redis.call('HINCRBY', state, 'acquired', 1)
-  local waited = now - rec.since
-  if waited > 0 then
-    redis.call('HINCRBY', state, 'wait_ms', waited)
-    if waited > tonumber(redis.call('HGET', state, 'wait_max_ms') or '0') then
-      redis.call('HSET', state, 'wait_max_ms', waited)
+local function load()
+  S = {fields = {}, entries = {}, order = redis.call('ZRANGE', queue, 0, -1), dirty = {}, gone = {}, fresh = false}
+  local flat = redis.call('HGETALL', lock)
+  S.fresh = #flat == 0
+  for i = 1, #flat, 2 do
+    local k, v = flat[i], flat[i + 1]
+    if string.sub(k, 1, 2) == 'e:' then
+      local t = string.sub(k, 3)
+      S.entries[t] = decode(t, v)
+    else
+      S.fields[k] = v
     end
   end
-  return fence
 end
 
-local function promote()
-  local mode = held_mode()
-  while true do
-    local head = redis.call('ZRANGE', queue, 0, 0)[1]
-    if not head then break end
-    local rec = record(head)
-    if mode and (mode == 'w' or rec.mode == 'w') then break end
-    local fence = grant(head, rec, true)
-    local wake = base .. ':wake:' .. head
-    local mark = redis.call('HGET', state, 'session')
-    redis.call('LPUSH', wake, string.format('%.0f', fence) .. (mark and '\n' .. mark or ''))
-    redis.call('PEXPIRE', wake, rec.lease)
-    mode = rec.mode
+local function put(r)
+  S.entries[r.token] = r
+  S.dirty['e:' .. r.token] = encode(r)
+  S.gone['e:' .. r.token] = nil
+end
+
+local function queued(r) return r.granted == 0 end
+
+local function remove(t)
+  local r = S.entries[t]
+  if not r then return nil end
+  S.entries[t] = nil
+  S.dirty['e:' .. t] = nil
+  S.gone['e:' .. t] = true
+  if queued(r) then
+    redis.call('ZREM', queue, t)
+    redis.call('DEL', wake_key(t))
   end
-  if not mode then redis.call('HDEL', state, 'mode') end
+  return r
+end
+
+local function holders()
+  local list, mode = {}, nil
+  for _, r in pairs(S.entries) do
+    if not queued(r) then
+      list[#list + 1] = r
+      mode = r.mode
+    end
+  end
+  table.sort(list, function(a, b) return a.granted < b.granted or (a.granted == b.granted and a.token < b.token) end)
+  return list, mode
+end
+
+-- The queue in order of service, without the entries that left it.
+local function waiters()
+  local list = {}
+  for _, t in ipairs(S.order) do
+    local r = S.entries[t]
+    if r and queued(r) then list[#list + 1] = r end
+  end
+  return list
+end
+
+local function grant(r)
+  local fence = math.max((tonumber(S.fields.f) or 0) + 1, now * 1000)
+  S.fields.f = string.format('%.0f', fence)
+  r.fence = S.fields.f
+  r.granted = now
+  r.expiry = now + r.lease
+  S.fields.a = (tonumber(S.fields.a) or 0) + 1
+  local waited = now - r.since
+  if waited > 0 then
+    S.fields.t = (tonumber(S.fields.t) or 0) + waited
+    if waited > (tonumber(S.fields.tm) or 0) then S.fields.tm = waited end
+  end
+  if r.mode == 'w' and has(r, 'j') and not S.fields.j then S.fields.j = mark_of(r) end
+  put(r)
+end
+
+-- Grants the head of the queue while it is compatible with the holders.
+local function promote()
+  local _, mode = holders()
+  for _, r in ipairs(waiters()) do
+    if mode and (mode == 'w' or r.mode == 'w') then break end
+    redis.call('ZREM', queue, r.token)
+    grant(r)
+    local wake = wake_key(r.token)
+    redis.call('LPUSH', wake, r.fence .. (S.fields.j and '\n' .. S.fields.j or ''))
+    redis.call('PEXPIRE', wake, r.lease)
+    mode = r.mode
+  end
 end
 
 local function prune()
-  local expired = redis.call('ZRANGEBYSCORE', lease, '-inf', now)
-  for _, token in ipairs(expired) do forget(token) end
-  if #expired > 0 then promote() end
+  local expired = false
+  for t, r in pairs(S.entries) do
+    if r.expiry <= now then
+      remove(t)
+      expired = true
+    end
+  end
+  if expired then promote() end
 end
 
-local function tidy(retain)
-  local last = redis.call('ZRANGE', lease, -1, -1, 'WITHSCORES')
-  local ttl
-  if last[2] then
-    ttl = math.max(tonumber(last[2]) - now, 1)
-    for _, key in ipairs({lease, queue, held, info}) do redis.call('PEXPIRE', key, ttl) end
+-- Writes the state back: the entries changed, and m, n, x, the counters, the mark.
+local function store(retain)
+  local list, mode = holders()
+  local n = #waiters()
+  S.fields.m = mode and (mode .. #list) or nil
+  S.fields.n = n > 0 and n or nil
+  local soonest, last = nil, nil
+  for _, r in pairs(S.entries) do
+    if not soonest or r.expiry < soonest then soonest = r.expiry end
+    if not last or r.expiry > last then last = r.expiry end
   end
-  if redis.call('HEXISTS', state, 'session') == 1 then
-    redis.call('PERSIST', state)
-  elseif ttl then
-    redis.call('PEXPIRE', state, ttl + retain)
-  elseif retain > 0 then
-    redis.call('PEXPIRE', state, retain)
+  S.fields.x = soonest
+  if not last and not S.fields.j and (retain == 0 or not S.fields.f) then
+    redis.call('DEL', lock)  -- no entry, no mark, and no counters to keep
+    return
+  end
+  local set, del = {}, {}
+  for _, k in ipairs({'m', 'n', 'f', 's', 'x', 'a', 't', 'tm', 'j'}) do
+    local v = S.fields[k]
+    if v then
+      set[#set + 1] = k
+      set[#set + 1] = v
+    elseif not S.fresh then
+      del[#del + 1] = k
+    end
+  end
+  for k, v in pairs(S.dirty) do
+    set[#set + 1] = k
+    set[#set + 1] = v
+  end
+  for k in pairs(S.gone) do del[#del + 1] = k end
+  if #del > 0 then redis.call('HDEL', lock, unpack(del)) end
+  redis.call('HSET', lock, unpack(set))
+  if S.fields.j then
+    redis.call('PERSIST', lock)
   else
-    redis.call('DEL', state)
+    redis.call('PEXPIRE', lock, math.max((last or now) - now, 1) + retain)
+  end
+  if n > 0 then redis.call('PEXPIRE', queue, math.max(last - now, 1)) end
+end
+
+-- The entries ahead of `token` (the holders, and the waiters before it; all waiters if it does not wait),
+-- and the soonest expiry among them.
+local function ahead_of(token)
+  local list, soonest = {}, -1
+  local function add(r)
+    list[#list + 1] = view(r)
+    local left = r.expiry - now
+    if soonest < 0 or left < soonest then soonest = left end
+  end
+  for _, r in ipairs((holders())) do add(r) end
+  for _, r in ipairs(waiters()) do
+    if r.token == token then break end
+    add(r)
+  end
+  return list, soonest
+end
+
+-- Tells the holders of caching processes that someone waits (see "Lock caching"), once: an idle
+-- (cached) one releases at once, one in use at its last close. They show as being released.
+local function revoke()
+  for _, r in pairs(S.entries) do
+    if not queued(r) and not has(r, 'r') then
+      local _, _, _, _, chan = who_fields(r)
+      if chan ~= '-' then
+        redis.call('PUBLISH', chan, base)
+        with(r, 'r')
+        put(r)
+      end
+    end
   end
 end
-)lua";
 
-// ACQUIRE token mode lease_ms record may_wait retain_ms
-//   -> {'granted', fence, -1, {}, session mark or ''}
-//    | {'queued' | 'busy', 0, ms until the soonest lease expiry ahead, {views ahead}, now}
-// Idempotent: a retry with the same token reports the entry's current state.
-const char kAcquire[] = R"lua(
-local token, mode, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local may_wait, retain = ARGV[5] == '1', tonumber(ARGV[6])
-prune()
-
--- `waited`: the entry queued before, so a grant may lie in its wake list.
-local function granted(fence, waited)
-  if waited then redis.call('DEL', base .. ':wake:' .. token) end
-  tidy(retain)
-  return {'granted', tonumber(fence), -1, {}, redis.call('HGET', state, 'session') or ''}
-end
-
-local function blocked(status)
-  local ahead, soonest = {}, -1
-  local function add(t)
-    local v = view(t)
-    ahead[#ahead + 1] = v
-    if soonest < 0 or v[9] < soonest then soonest = v[9] end
+-- ==================================================================
+-- ACQUIRE token mode lease_ms who flags retain_ms
+--   who: pid start hostkey dev chan host (dev '-' unless a write session that keeps a journal);
+--   flags: w may wait, v with timeout=0, revoke cached holders that are all that is in the way
+--   -> {'granted', fence, -1, {}, session mark or ''}
+--    | {'queued' | 'busy', 0, soonest lease ahead (ms, -1: none), {views ahead}, now}
+-- Idempotent: a retry with the same token reports the entry's state, and its lease runs again from now
+-- (its owner's renewal: the owner measures its deadline from the retry's sending).
+-- ==================================================================
+local function acquire(keys, args)
+  bind(keys)
+  local token, mode, lease_ms, who, flags, retain = args[1], args[2], tonumber(args[3]), args[4], args[5],
+      tonumber(args[6])
+  local journal = string.match(who, '^%S+ %S+ %S+ (%S+)') ~= '-'
+  now = clock()
+  local h = redis.call('HMGET', lock, 'm', 'n', 'f', 'x', 'a', 'j', 'e:' .. token)
+  local fresh = not h[3] and not h[1] and not h[7]
+  if fresh and redis.call('EXISTS', keys[3]) == 1 then
+    return redis.error_reply('H5REDISLOCK_OLD_LAYOUT ' .. base)
   end
-  for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do add(t) end
-  local rank = redis.call('ZRANK', queue, token)
-  local queued = {}
-  if not rank then queued = redis.call('ZRANGE', queue, 0, -1)
-  elseif rank > 0 then queued = redis.call('ZRANGE', queue, 0, rank - 1) end
-  for _, t in ipairs(queued) do add(t) end
-  tidy(retain)
-  return {status, 0, math.max(soonest, -1), ahead, now}
-end
-
--- A retry, or a waiter asking again: every entry has a lease.
-if redis.call('ZSCORE', lease, token) then
-  if redis.call('ZSCORE', queue, token) then promote() end
-  local fence = redis.call('ZSCORE', held, token)
-  if fence then return granted(fence, true) end
-  return blocked('queued')
-end
-
-local ok, rec = pcall(cjson.decode, ARGV[4])
-if not ok or type(rec) ~= 'table' then return redis.error_reply('ERR h5redislock: bad record') end
-rec.mode, rec.lease, rec.since = mode, lease_ms, now
-local current = held_mode()
-if redis.call('ZCARD', queue) == 0 and (not current or (current == 'r' and mode == 'r')) then
-  return granted(grant(token, rec, false), false)
-end
-if not may_wait then return blocked('busy') end
-redis.call('ZADD', queue, redis.call('HINCRBY', state, 'seq', 1), token)
-redis.call('ZADD', lease, now + lease_ms, token)
-redis.call('HSET', info, token, cjson.encode(rec))
-return blocked('queued')
-)lua";
-
-// LEAVE retain_ms how token [token ...]
-//   -> {'held' | 'queued' | 'none' (what the first token was), {views of holders after}, now}
-// Used to release, to give up waiting, and to reap entries of dead processes.
-// `how` holds flags: 'd' describes the holders (for a timeout's message: a
-// release must not cost more with every reader that holds); 'c' says that
-// the first token, a holder, leaves no unfinished write session (it
-// committed, rolled back, or never used its grant): its session mark goes.
-// ('0': neither.)
-const char kLeave[] = R"lua(
-local retain, how = tonumber(ARGV[1]), ARGV[2]
-prune()
-local first = 'none'
-for i = 3, #ARGV do
-  local t = ARGV[i]
-  local was = 'none'
-  if redis.call('ZSCORE', held, t) then was = 'held'
-  elseif redis.call('ZSCORE', queue, t) then was = 'queued' end
-  if i == 3 then first = was end
-  forget(t, was)
-end
-if first == 'held' and string.find(how, 'c', 1, true) then
-  local mark = redis.call('HGET', state, 'session')
-  if mark and string.sub(mark, 1, #ARGV[3] + 1) == ARGV[3] .. '\n' then redis.call('HDEL', state, 'session') end
-end
-promote()
-local holders = {}
-if string.find(how, 'd', 1, true) then
-  for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
-end
-tidy(retain)
-return {first, holders, now}
-)lua";
-
-// RENEW token lease_ms retain_ms -> 1 (extended) | 0 (gone, expired or broken)
-// An expired entry is pruned first, so it can never be revived.
-const char kRenew[] = R"lua(
-local token = ARGV[1]
-prune()
-if not redis.call('ZSCORE', lease, token) then return 0 end
-if record(token).broken then return 0 end
-redis.call('ZADD', lease, now + tonumber(ARGV[2]), token)
-tidy(tonumber(ARGV[3]))
-return 1
-)lua";
-
-// BREAK token [token ...] -> number of entries marked broken
-// `h5redislock break`: a broken entry's renewals are refused, so it expires at
-// the end of its current lease; its process, if alive, is fenced by then
-// (lock_lease.h), and only then does promote hand the lock on. Entries of
-// dead processes need no breaking: LEAVE removes them at once.
-const char kBreak[] = R"lua(
-local marked = 0
-for i = 1, #ARGV do
-  if redis.call('ZSCORE', lease, ARGV[i]) then
-    local rec = record(ARGV[i])
-    rec.broken = true
-    redis.call('HSET', info, ARGV[i], cjson.encode(rec))
-    marked = marked + 1
+  -- Fast path: a new entry, nobody waits, nothing expired, compatible with the holders.
+  local x = tonumber(h[4])
+  if not h[7] and not h[2] and (not x or now < x) then
+    local held = h[1] and string.sub(h[1], 1, 1)
+    if not held or (held == 'r' and mode == 'r') then
+      local count = h[1] and tonumber(string.sub(h[1], 2)) or 0
+      local fence = string.format('%.0f', math.max((tonumber(h[3]) or 0) + 1, now * 1000))
+      local r = {token = token, mode = mode, lease = lease_ms, expiry = now + lease_ms, fence = fence, since = now,
+                 granted = now, flags = journal and 'j' or '-', who = who}
+      local set = {'e:' .. token, encode(r), 'm', mode .. (count + 1), 'f', fence, 'a', (tonumber(h[5]) or 0) + 1}
+      if not x or r.expiry < x then
+        set[#set + 1] = 'x'
+        set[#set + 1] = r.expiry
+      end
+      local mark = h[6]
+      if mode == 'w' and journal and not mark then
+        mark = mark_of(r)
+        set[#set + 1] = 'j'
+        set[#set + 1] = mark
+      end
+      redis.call('HSET', lock, unpack(set))
+      keep(lease_ms + retain, fresh, mark)
+      return {'granted', fence, -1, {}, mark or ''}
+    end
   end
+  load()
+  prune()
+  local r = S.entries[token]
+  if r and not queued(r) then
+    r.expiry = now + r.lease
+    put(r)
+    redis.call('DEL', wake_key(token))
+    store(retain)
+    return {'granted', r.fence, -1, {}, S.fields.j or ''}
+  end
+  if r then
+    r.expiry = now + r.lease  -- a waiter asking again: its lease runs from now, as its owner measures it
+    put(r)
+  else
+    r = {token = token, mode = mode, lease = lease_ms, expiry = now + lease_ms, fence = '0', since = now, granted = 0,
+         flags = journal and 'j' or '-', who = who}
+    local _, held = holders()
+    if #waiters() == 0 and (not held or (held == 'r' and mode == 'r')) then
+      grant(r)
+      store(retain)
+      return {'granted', r.fence, -1, {}, S.fields.j or ''}
+    end
+    local may_wait = string.find(flags, 'w', 1, true) ~= nil
+    if not may_wait then
+      -- timeout=0: fail, unless only cached entries (idle holders) are in the way and the caller revokes them.
+      local only_cached = string.find(flags, 'v', 1, true) ~= nil and #waiters() == 0
+      for _, h2 in ipairs((holders())) do
+        if not has(h2, 'c') then only_cached = false end
+      end
+      if not only_cached then
+        local list, soonest = ahead_of(token)
+        return {'busy', 0, soonest, list, now}
+      end
+    end
+    local seq = (tonumber(S.fields.s) or 0) + 1
+    S.fields.s = seq
+    redis.call('ZADD', queue, seq, token)
+    S.order[#S.order + 1] = token
+    put(r)
+  end
+  -- Queued (now or before): the head may be granted now that expired entries went.
+  promote()
+  revoke()
+  store(retain)
+  r = S.entries[token]
+  if not queued(r) then
+    redis.call('DEL', wake_key(token))
+    return {'granted', r.fence, -1, {}, S.fields.j or ''}
+  end
+  local list, soonest = ahead_of(token)
+  return {'queued', 0, soonest, list, now}
 end
-return marked
-)lua";
 
-// SETTLE holder seen retain_ms -> 1 | 0 (the holder does not hold the lock, or
-// the mark names another session than `seen` now)
-// The session mark of `seen` is resolved: its journal was rolled back, or is
-// known not to exist. A holder whose own session keeps a journal is marked
-// instead; any other holder, and `h5redislock break --clear-session` (holder
-// ''), clear it.
-const char kSettle[] = R"lua(
-local holder, seen = ARGV[1], ARGV[2]
-prune()
-local rec
-if holder ~= '' then
-  if not redis.call('ZSCORE', held, holder) then return 0 end
-  rec = record(holder)
+-- ==================================================================
+-- LEAVE retain_ms how token [token ...]
+--   how: flags: d describe the holders after; c the first token, a holder, leaves no unfinished write
+--   session (it committed, rolled back, or never used its grant): its session mark goes.
+--   -> {'held' | 'queued' | 'none' (what the first token was), {views of holders after}, now}
+-- Releases, gives up waiting, and reaps entries of dead processes.
+-- ==================================================================
+local function leave(keys, args)
+  bind(keys)
+  local retain, how = tonumber(args[1]), args[2]
+  local clean = string.find(how, 'c', 1, true) ~= nil
+  local describe = string.find(how, 'd', 1, true) ~= nil
+  -- Fast path: the sole holder leaves and nobody waits.
+  if #args == 3 and not describe then
+    local token = args[3]
+    local h = redis.call('HMGET', lock, 'm', 'n', 'j', 'e:' .. token)
+    if h[4] and not h[2] and (h[1] == 'r1' or h[1] == 'w1') and not string.match(h[4], '^%a %d+ %d+ %d+ %d+ 0 ') then
+      local unmark = clean and mark_token(h[3]) == token
+      if retain == 0 and (unmark or not h[3]) then
+        redis.call('DEL', lock)  -- no entry, no mark, no counters to keep
+      elseif unmark then
+        redis.call('HDEL', lock, 'e:' .. token, 'm', 'x', 'j')
+        redis.call('PEXPIRE', lock, retain)  -- the mark kept it for good
+      else
+        redis.call('HDEL', lock, 'e:' .. token, 'm', 'x')
+      end
+      return {'held', {}, 0}
+    end
+  end
+  now = clock()
+  load()
+  prune()
+  local first = 'none'
+  for i = 3, #args do
+    local r = remove(args[i])
+    local was = r and (queued(r) and 'queued' or 'held') or 'none'
+    if i == 3 then first = was end
+  end
+  if first == 'held' and clean and mark_token(S.fields.j) == args[3] then S.fields.j = nil end
+  promote()
+  local list = {}
+  if describe then
+    for _, r in ipairs((holders())) do list[#list + 1] = view(r) end
+  end
+  store(retain)
+  return {first, list, now}
 end
-local mark = redis.call('HGET', state, 'session')
-if mark and string.sub(mark, 1, #seen + 1) ~= seen .. '\n' then return 0 end
-if rec and rec.session then
-  redis.call('HSET', state, 'session', session_of(holder, rec))
-else
-  redis.call('HDEL', state, 'session')
-end
-tidy(tonumber(ARGV[3]))
-return 1
-)lua";
 
-// SNAPSHOT -> {now, {state hash, flat}, {holder views}, {waiter views in order}}
-// Read-only: expired entries show a negative lease_left.
-const char kSnapshot[] = R"lua(
-local holders, waiters = {}, {}
-for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do holders[#holders + 1] = view(t) end
-for _, t in ipairs(redis.call('ZRANGE', queue, 0, -1)) do waiters[#waiters + 1] = view(t) end
-return {now, redis.call('HGETALL', state), holders, waiters}
+-- ==================================================================
+-- RENEW token retain_ms -> {1 extended | 0 gone (expired, broken, or Redis lost it), waiters, revoked}
+-- An expired entry is pruned first, so it can never be revived. `waiters` and `revoked` tell a caching
+-- holder that someone wants the lock (a revocation whose message was lost).
+-- ==================================================================
+local function renew(keys, args)
+  bind(keys)
+  local token, retain = args[1], tonumber(args[2])
+  now = clock()
+  local h = redis.call('HMGET', lock, 'e:' .. token, 'n', 'j')
+  if not h[1] then return {0, tonumber(h[2]) or 0, 0} end
+  local r = decode(token, h[1])
+  if r.expiry <= now then
+    load()
+    prune()
+    store(retain)
+    return {0, #waiters(), 0}
+  end
+  if has(r, 'b') then return {0, tonumber(h[2]) or 0, 0} end
+  r.expiry = now + r.lease
+  redis.call('HSET', lock, 'e:' .. token, encode(r))
+  keep(r.lease + retain, false, h[3])
+  if queued(r) then extend(queue, r.lease) end
+  return {1, tonumber(h[2]) or 0, has(r, 'r') and 1 or 0}
+end
+
+-- ==================================================================
+-- CACHED token on -> 1 | 0 (no such entry)
+-- A holder's entry is cached (kept after its last close, released on demand: flag c) or in use again.
+-- ==================================================================
+local function cached(keys, args)
+  bind(keys)
+  local token, on = args[1], args[2] == '1'
+  local v = redis.call('HGET', lock, 'e:' .. token)
+  if not v then return 0 end
+  local r = decode(token, v)
+  if on then with(r, 'c') else without(r, 'c') end
+  redis.call('HSET', lock, 'e:' .. token, encode(r))
+  return 1
+end
+
+-- ==================================================================
+-- SETTLE holder seen retain_ms -> 1 | 0 (the holder does not hold the lock, or the mark names
+-- another session than `seen` now)
+-- The session mark of `seen` is resolved: its journal was rolled back, or is known not to exist. A
+-- holder whose own session keeps a journal is marked instead; any other holder, and
+-- `h5redislock break --clear-session` (holder ''), clear it.
+-- ==================================================================
+local function settle(keys, args)
+  bind(keys)
+  local holder, seen, retain = args[1], args[2], tonumber(args[3])
+  now = clock()
+  load()
+  prune()
+  local r
+  if holder ~= '' then
+    r = S.entries[holder]
+    if not r or queued(r) then return 0 end
+  end
+  if S.fields.j and mark_token(S.fields.j) ~= seen then return 0 end
+  if r and r.mode == 'w' and has(r, 'j') then S.fields.j = mark_of(r) else S.fields.j = nil end
+  store(retain)
+  return 1
+end
+
+-- ==================================================================
+-- BREAK token [token ...] -> number of entries marked broken
+-- `h5redislock break`: a broken entry's renewals are refused, so it expires at the end of its current
+-- lease; its process, if alive, is fenced by then, and only then does promote hand the lock on.
+-- ==================================================================
+local function break_entries(keys, args)
+  bind(keys)
+  local marked = 0
+  for _, t in ipairs(args) do
+    local v = redis.call('HGET', lock, 'e:' .. t)
+    if v then
+      local r = decode(t, v)
+      with(r, 'b')
+      redis.call('HSET', lock, 'e:' .. t, encode(r))
+      marked = marked + 1
+    end
+  end
+  return marked
+end
+
+-- ==================================================================
+-- SNAPSHOT -> {now, {fields, flat}, {holder views}, {waiter views in order}}
+-- Read-only: expired entries show a negative lease_left.
+-- ==================================================================
+local function snapshot(keys, args)
+  bind(keys)
+  now = clock()
+  load()
+  if S.fresh and redis.call('EXISTS', keys[3]) == 1 then
+    return redis.error_reply('H5REDISLOCK_OLD_LAYOUT ' .. base)
+  end
+  local fields = {}
+  for k, v in pairs(S.fields) do
+    fields[#fields + 1] = k
+    fields[#fields + 1] = tostring(v)
+  end
+  local hs, ws = {}, {}
+  for _, r in ipairs((holders())) do hs[#hs + 1] = view(r) end
+  for _, r in ipairs(waiters()) do ws[#ws + 1] = view(r) end
+  return {now, fields, hs, ws}
+end
 )lua";
 
 // ============================================================================
-// 3. Running scripts
+// 3. Running them
 // ============================================================================
 
-// A script's SHA-1 digest, which EVALSHA names it by, is Redis's own: SCRIPT
-// LOAD answers with the digest of what it loaded (so there is no SHA-1 code,
-// and no OpenSSL, in here). A process learns all six digests with its first
-// script, whose EVAL goes in one round trip with a SCRIPT LOAD of each. Until
-// then, and for good once the server refuses SCRIPT LOAD (an ACL user with
-// only EVAL and EVALSHA), scripts are sent whole, with EVAL.
-constexpr Script kScripts[] = {Script::kAcquire, Script::kLeave, Script::kRenew, Script::kBreak, Script::kSettle,
-                               Script::kSnapshot};
-constexpr size_t kScriptCount = sizeof kScripts / sizeof kScripts[0];
-
-// Never destroyed: HDF5 closes files, and so releases locks, from an atexit
-// handler that may run after static destructors.
-const std::string& Source(Script script) {
-  static NoDestructor<std::vector<std::string>> sources([] {
-    std::vector<std::string> v;
-    for (const char* body : {kAcquire, kLeave, kRenew, kBreak, kSettle, kSnapshot})
-      v.push_back(std::string(kPrelude) + body);
-    return v;
-  }());
-  return (*sources)[static_cast<size_t>(script)];
+// The library, in the order of Script. Its name carries the protocol's
+// version: a process of another version calls its own library. Never
+// destroyed: HDF5 closes files, and so releases locks, from an atexit handler
+// that may run after static destructors.
+ScriptLibrary& Library() {
+  static NoDestructor<ScriptLibrary> library("h5redislock2", kLibrary,
+                                             std::vector<std::string>{"acquire", "leave", "renew", "break_entries",
+                                                                      "settle", "snapshot"});
+  return *library;
 }
 
-// The digests learnt from SCRIPT LOAD. Thread-safe.
-class ScriptDigests {
- public:
-  // The digest of `script`, or "" while it is not known.
-  std::string Of(Script script) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return digests_[static_cast<size_t>(script)];
-  }
-  // Whether a script sent whole should bring SCRIPT LOADs along.
-  bool WorthLoading() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return !refused_ && digests_[0].empty();
-  }
-  // Takes the replies to SCRIPT LOAD of kScripts, in that order.
-  void Learn(const std::vector<Reply>& replies) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < kScriptCount; ++i) {
-      const std::string text = ReplyString(replies[i].get());
-      if (IsErrorReply(replies[i].get())) {
-        refused_ = refused_ || text.rfind("NOPERM", 0) == 0;
-        return;
-      }
-      if (text.size() != 40 || text.find_first_not_of("0123456789abcdef") != std::string::npos) return;
-    }
-    for (size_t i = 0; i < kScriptCount; ++i) digests_[i] = ReplyString(replies[i].get());
-  }
-
- private:
-  std::mutex mu_;
-  std::string digests_[kScriptCount];  // guarded by mu_
-  bool refused_ = false;                // guarded by mu_
-};
-
-ScriptDigests& Digests() {
-  static NoDestructor<ScriptDigests> digests;
-  return *digests;
-}
-
-Argv ScriptCommand(const char* verb, const std::string& body, const LockKeys& keys, const Argv& args) {
-  std::vector<std::string> script_keys = keys.ScriptKeys();
-  Argv argv = {verb, body, std::to_string(script_keys.size())};
-  argv.insert(argv.end(), script_keys.begin(), script_keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
-// What an error reply from a script means, as a Status naming the lock.
+// What an error reply from a function means, as a Status naming the lock.
 Status ScriptError(const LockKeys& keys, const std::string& error) {
   const std::string where = "lock '" + keys.lock_name() + "' (keys " + keys.base() + ":*)";
-  auto has = [&](const char* word) { return error.find(word) != std::string::npos; };
-  if (has("WRONGTYPE") || has("H5REDISLOCK_CORRUPT"))
-    return Status::Corrupt("Redis holds data under " + where +
-                           " that h5redislock did not write (a foreign or damaged key; "
-                           "delete it or choose another prefix=): " + error);
-  if (has("NOAUTH") || has("unauthenticated"))
-    return Status::Auth("Redis requires a password for " + where +
-                        " (give it in the url, by password_file= or in H5REDISLOCK_PASSWORD): " + error);
-  if (has("NOPERM"))
-    return Status::Auth("the Redis user may not run the lock scripts on " + where + ": " + error);
-  if (has("LOADING") || has("BUSY") || has("READONLY") || has("MASTERDOWN") || has("TRYAGAIN") ||
-      has("CLUSTERDOWN") || has("MOVED") || has("ASK"))
-    return Status::Unavailable("Redis cannot serve " + where + " now: " + error);
-  return Status::Internal("Redis refused a lock script on " + where + ": " + error);
-}
-
-// Sends `script` whole (EVAL), with SCRIPT LOAD of every script in the same
-// round trip while the digests are worth learning.
-Status RunScriptWhole(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
-                      Reply* reply) {
-  std::vector<Argv> commands;
-  const bool load = Digests().WorthLoading();
-  if (load)
-    for (Script each : kScripts) commands.push_back({"SCRIPT", "LOAD", Source(each)});
-  commands.push_back(ScriptCommand("EVAL", Source(script), keys, args));
-  std::vector<Reply> replies;
-  Status s = conn.Pipeline(commands, &replies);
-  if (!s.ok()) return s;
-  if (load) Digests().Learn(replies);
-  *reply = std::move(replies.back());
-  return Status::OK();
+  switch (ClassifyError(error)) {
+    case ReplyError::kForeignData:
+      return Status::Corrupt("Redis holds data under " + where +
+                             " that h5redislock did not write (a foreign or damaged key; "
+                             "delete it or choose another prefix=): " + error);
+    case ReplyError::kOldLayout:
+      return Status::Corrupt("the " + where + " is kept by an older h5redislock (keys " + keys.base() +
+                             ":state, :lease, ...), which may hold it now: upgrade every process that uses the "
+                             "file, or wait until that lock is released and its keys expire: " + error);
+    case ReplyError::kNoAuth:
+      return Status::Auth("Redis requires a password for " + where +
+                          " (give it in the url, by password_file= or in H5REDISLOCK_PASSWORD): " + error);
+    case ReplyError::kNoPermission:
+      return Status::Auth("the Redis user may not run the lock scripts on " + where +
+                          " (see ACL in the README for what it needs): " + error);
+    case ReplyError::kMoved:
+    case ReplyError::kAsk:
+    case ReplyError::kTryAgain:
+    case ReplyError::kNotMaster:
+    case ReplyError::kUnavailable:
+      return Status::Unavailable("Redis cannot serve " + where + " now: " + error);
+    default:
+      return Status::Internal("Redis refused a lock function on " + where + ": " + error);
+  }
 }
 
 }  // namespace
 
 Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args, Reply* reply) {
-  const std::string digest = Digests().Of(script);
-  Status s = digest.empty() ? RunScriptWhole(conn, script, keys, args, reply)
-                            : conn.Command(ScriptCommand("EVALSHA", digest, keys, args), reply);
+  Status s = Library().Call(conn, static_cast<size_t>(script), keys.ScriptKeys(), args, reply);
   if (!s.ok()) return s;
-  if (IsErrorReply(reply->get()) && ReplyString(reply->get()).rfind("NOSCRIPT", 0) == 0) {
-    // The server restarted or flushed its script cache: EVAL sends the body
-    // once and caches it again.
-    s = conn.Command(ScriptCommand("EVAL", Source(script), keys, args), reply);
-    if (!s.ok()) return s;
-  }
   if (IsErrorReply(reply->get())) return ScriptError(keys, ReplyString(reply->get()));
   return Status::OK();
 }
@@ -601,7 +838,7 @@ std::string DescribeHolders(const std::vector<LockEntry>& entries, long long now
   return text.empty() ? "no holder (the lock was being handed on)" : "held by " + text;
 }
 
-// A session mark as the scripts write it (session_of): a line per field; an
+// A session mark as the functions write it (mark_of): a line per field; an
 // unset mark for "" (or a mark of another make).
 void ParseSessionMark(const std::string& text, SessionMark* out) {
   std::vector<std::string> fields;
@@ -690,18 +927,14 @@ std::string LockEntry::Describe(long long now_ms) const {
 
 std::string ThisProcessRecord(const std::string& session_dev) {
   ProcessIdentity id = ThisProcess();
-  auto quote = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (static_cast<unsigned char>(c) < 0x20) continue;
-      out += c;
-    }
-    return out + "\"";
+  // Words of an entry's line (section 1): none may hold a space or be empty.
+  auto word = [](const std::string& s) {
+    std::string out;
+    for (char c : s) out += static_cast<unsigned char>(c) <= ' ' ? '_' : c;
+    return out.empty() ? std::string("-") : out;
   };
-  return "{\"host\":" + quote(id.host) + ",\"hostkey\":" + quote(id.host_key) +
-         ",\"pid\":" + std::to_string(id.pid) + ",\"start\":" + std::to_string(id.start) +
-         (session_dev.empty() ? "" : ",\"session\":" + quote(session_dev)) + "}";
+  return std::to_string(id.pid) + " " + std::to_string(id.start) + " " + word(id.host_key) + " " +
+         word(session_dev) + " - " + word(id.host);
 }
 
 Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
@@ -717,7 +950,7 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record_json
   const std::string what = std::string(ModeName(request.mode)) + " lock on '" + request.file + "'";
   const std::string grant = "the grant of the " + what;
   const Argv args = {lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record_json,
-                     request.timeout_s == 0 ? "0" : "1", std::to_string(lease->retain_ms())};
+                     request.timeout_s == 0 ? "" : "w", std::to_string(lease->retain_ms())};
   std::set<std::string> reaped;
 
   // Redis unreachable, failing over, or the lock's slot moving: a queued
@@ -891,19 +1124,17 @@ Status ReleaseLock(const LockLease& lease, bool clean, bool* was_held) {
   return Status::OK();
 }
 
-Argv RenewArgs(const LockLease& lease) {
-  return {lease.token(), std::to_string(lease.lease_ms()), std::to_string(lease.retain_ms())};
+Argv RenewArgs(const LockLease& lease) { return {lease.token(), std::to_string(lease.retain_ms())}; }
+
+Argv RenewCommand(const RedisConnection& conn, const LockLease& lease) {
+  return Library().Command(conn, static_cast<size_t>(Script::kRenew), lease.keys().ScriptKeys(), RenewArgs(lease));
 }
 
-Argv RenewCommand(const LockLease& lease) {
-  const std::string digest = Digests().Of(Script::kRenew);
-  return digest.empty() ? ScriptCommand("EVAL", Source(Script::kRenew), lease.keys(), RenewArgs(lease))
-                        : ScriptCommand("EVALSHA", digest, lease.keys(), RenewArgs(lease));
-}
+bool RenewRanNothing(const redisReply* reply) { return ScriptLibrary::RanNothing(reply); }
 
 Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive) {
   if (IsErrorReply(reply)) return ScriptError(lease.keys(), ReplyString(reply));
-  *alive = ReplyInteger(reply) == 1;
+  *alive = ReplyInteger(ReplyElement(reply, 0)) == 1;
   return Status::OK();
 }
 
@@ -942,11 +1173,11 @@ Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapsho
   for (size_t i = 0; i + 1 < ReplyArraySize(state); i += 2) {
     std::string field = ReplyString(ReplyElement(state, i));
     long long value = ReplyInteger(ReplyElement(state, i + 1));
-    if (field == "session") ParseSessionMark(ReplyString(ReplyElement(state, i + 1)), &snap.session);
-    else if (field == "acquired") snap.acquisitions = value;
-    else if (field == "wait_ms") snap.wait_total_ms = value;
-    else if (field == "wait_max_ms") snap.wait_max_ms = value;
-    else if (field == "fence") snap.fence = value;
+    if (field == "j") ParseSessionMark(ReplyString(ReplyElement(state, i + 1)), &snap.session);
+    else if (field == "a") snap.acquisitions = value;
+    else if (field == "t") snap.wait_total_ms = value;
+    else if (field == "tm") snap.wait_max_ms = value;
+    else if (field == "f") snap.fence = value;
   }
   if (!ParseEntries(ReplyElement(reply.get(), 2), &snap.holders) ||
       !ParseEntries(ReplyElement(reply.get(), 3), &snap.waiters))

@@ -84,7 +84,7 @@ struct AcquireRequest {
 //
 // While waiting, the lease keeper must renew the entry: `lease` is expected to
 // be registered with it (it ignores the lease until Activate()).
-Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
+Status AcquireLock(const AcquireRequest& request, const std::string& record, LockLease* lease,
                    long long* fence, SessionMark* mark);
 
 // Removes the entry of `lease` and hands the lock on. `clean`: the holder
@@ -100,9 +100,12 @@ Status ReleaseLock(const LockLease& lease, bool clean, bool* was_held);
 Status SettleSession(RedisConnection& conn, const LockKeys& keys, const std::string& holder,
                      const std::string& seen, long long retain_ms, bool* settled);
 
-// The RENEW command for one entry, for the keeper's pipeline, and the meaning
-// of its reply: OK and *alive=true if the entry was extended.
-Argv RenewCommand(const LockLease& lease);
+// The RENEW command for one entry, for the keeper's pipeline on `conn`; whether
+// its reply says it ran nothing (the server lacked the function or script:
+// renew through RunScript then); and the meaning of its reply: OK and
+// *alive=true if the entry was extended.
+Argv RenewCommand(const RedisConnection& conn, const LockLease& lease);
+bool RenewRanNothing(const redisReply* reply);
 Argv RenewArgs(const LockLease& lease);  // its arguments, for RunScript
 Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive);
 
@@ -110,7 +113,7 @@ Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* al
 Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapshot* out);
 
 // Marks entries broken: their renewals fail, so they end with their current
-// lease and their processes are fenced (see kBreak in lock_protocol.cc).
+// lease and their processes are fenced (see BREAK in lock_protocol.cc).
 Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
                     long long* marked);
 
@@ -119,13 +122,15 @@ Status BreakEntries(RedisConnection& conn, const LockKeys& keys, const std::vect
 Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vector<std::string>& tokens,
                      double retain_s);
 
-// The JSON record that describes this process in its entries; a write
+// The words that describe this process in its entries (see section 1 of
+// lock_protocol.cc: pid, start, host key, dev, channel, host); a write
 // session that keeps a journal gives `session_dev`, the st_dev of the file's
 // directory as this process sees it, and so sets the session mark.
 std::string ThisProcessRecord(const std::string& session_dev = "");
 
-// Runs one of the protocol's scripts (EVALSHA, loading it on NOSCRIPT) and
-// turns error replies into Status (see lock_protocol.cc).
+// Calls one of the protocol's functions (FCALL, or a script where the server
+// runs no functions: redis/script_library.h) and turns error replies into
+// Status (see lock_protocol.cc).
 enum class Script { kAcquire, kLeave, kRenew, kBreak, kSettle, kSnapshot };
 Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
                  Reply* reply);

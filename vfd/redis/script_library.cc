@@ -32,10 +32,12 @@ ReplyError ErrorOf(const redisReply* reply) {
 }
 
 // Whether a refused FCALL or FUNCTION LOAD means that this server (or this
-// user on it) runs no functions: then scripts it is.
+// user on it) runs no functions: then scripts it is. (A user that may not
+// touch the keys is refused by scripts too: that error is the caller's.)
 bool NoFunctionsHere(const redisReply* reply) {
   const ReplyError e = ErrorOf(reply);
-  return e == ReplyError::kUnknownCommand || e == ReplyError::kNoPermission;
+  return e == ReplyError::kUnknownCommand ||
+         (e == ReplyError::kNoPermission && ReplyString(reply).find(" command") != std::string::npos);
 }
 
 }  // namespace

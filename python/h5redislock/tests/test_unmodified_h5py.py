@@ -47,8 +47,7 @@ def test_unmodified_script_is_synchronized(tmp_path, redis_server):
     with h5redislock.File(filename, "r") as f:
         assert f["counter"][()] == PROCESSES * INCREMENTS
     # Every open went through the lock (the state hash counts the grants).
-    state = "h5redislock:{%s}:state" % os.path.realpath(filename)
-    assert int(redis_server.command("HGET", state, "acquired")) >= PROCESSES * INCREMENTS
+    assert redis_server.acquisitions(filename) >= PROCESSES * INCREMENTS
 
 
 def test_control_without_the_driver_updates_are_lost(tmp_path, redis_server):

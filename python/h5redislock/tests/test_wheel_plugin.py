@@ -84,8 +84,7 @@ def test_unmodified_h5py_through_hdf5_plugin_loader(tmp_path, redis_server):
     assert result.returncode == 0, result.stderr
     assert len(_libhdf5s(result.stdout)) == 1
     assert "libh5fd_redislock_dl.so" in result.stdout
-    state = "h5redislock:{%s}:state" % os.path.realpath(str(tmp_path / "b.h5"))
-    assert redis_server.command("HGET", state, "acquired") == "1"
+    assert redis_server.acquisitions(str(tmp_path / "b.h5")) == 1
 
 
 def _linked_plugin_matches_h5py():
@@ -253,5 +252,4 @@ def test_run_hands_each_hdf5_its_plugin(tmp_path, redis_server):
         assert bound == "", "the plugin for other HDF5 libraries served the project's: " + bound
     else:
         assert bound and os.path.realpath(bound) == os.path.realpath(h5redislock.libhdf5().path), bound
-    state = "h5redislock:{%s}:state" % os.path.realpath(str(tmp_path / "r.h5"))
-    assert redis_server.command("HGET", state, "acquired") == "1"
+    assert redis_server.acquisitions(str(tmp_path / "r.h5")) == 1

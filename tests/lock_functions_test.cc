@@ -1,0 +1,99 @@
+// lock_functions_test.cc: the lock's transitions run on the server as Redis
+// Functions: the library is loaded once (FUNCTION LOAD) and every acquire and
+// release is one FCALL. Where a server runs no functions (FCALL unknown, as
+// before Redis 7, or forbidden), the same Lua runs as scripts named by the
+// digests that SCRIPT LOAD returns, so the driver needs no SHA-1 code of its
+// own (and no OpenSSL); where SCRIPT LOAD is forbidden too, every script goes
+// whole with EVAL. The mechanism itself is tested in script_library_test.cc;
+// this is the driver using it through HDF5.
+//
+// Each case runs its opens in a forked child, which starts knowing nothing of
+// the server, and reads what the server counted (INFO commandstats). To watch
+// them fail, make redis/script_library.cc send FCALL only (the servers
+// without functions then refuse every open), or EVAL only.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "hdf5_files.h"
+#include "test_support.h"
+
+namespace h5redislock {
+namespace testing {
+namespace {
+
+constexpr int kOpens = 5;
+
+class LockFunctionsTest : public ::testing::Test {
+ protected:
+  LockFunctionsTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+  // Creates a file, then opens and closes it kOpens times, in a child.
+  int OpenRepeatedly(const std::string& config) {
+    const std::string path = dir_.File("f.h5");
+    return WaitChild(RunChild([&] {
+      hid_t fapl = LockedFapl(config);
+      if (!CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE)) return 1;
+      for (int i = 0; i < kOpens; ++i) {
+        hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+        if (f < 0 || H5Fclose(f) < 0) return 2;
+      }
+      return H5Pclose(fapl) < 0 ? 3 : 0;
+    }));
+  }
+
+  // How often the server ran `command` ("evalsha", "script|load").
+  long Calls(const std::string& command) {
+    const std::string stats = redis_.Command({"INFO", "commandstats"});
+    std::smatch m;
+    if (!std::regex_search(stats, m, std::regex("cmdstat_" + std::regex_replace(command, std::regex("\\|"), "\\|") +
+                                                ":calls=([0-9]+)")))
+      return 0;
+    return std::stol(m[1]);
+  }
+
+  TempDir dir_;
+  RedisServer redis_;
+};
+
+TEST_F(LockFunctionsTest, FunctionsAreLoadedOnceAndEveryTransitionIsOneCall) {
+  if (RunningUnlocked()) GTEST_SKIP() << "no functions without the driver";
+  ASSERT_EQ(OpenRepeatedly("url=" + redis_.url()), 0);
+  EXPECT_EQ(Calls("function|load"), 1) << "the library is loaded once";
+  // An acquire and a release for the create and for each open; the first
+  // FCALL found no library.
+  EXPECT_EQ(Calls("fcall"), 2 * (kOpens + 1) + 1);
+  EXPECT_EQ(Calls("eval") + Calls("evalsha") + Calls("script|load"), 0);
+}
+
+TEST_F(LockFunctionsTest, WithoutFunctionsScriptsGoByTheDigestsScriptLoadReturns) {
+  if (RunningUnlocked()) GTEST_SKIP() << "no scripts without the driver";
+  RedisServer server({"--rename-command", "FCALL", ""});  // as a server before Redis 7
+  ASSERT_EQ(OpenRepeatedly("url=" + server.url()), 0);
+  const std::string stats = server.Command({"INFO", "commandstats"});
+  auto calls = [&](const std::string& command) {
+    std::smatch m;
+    const std::regex pattern("cmdstat_" + std::regex_replace(command, std::regex("\\|"), "\\|") +
+                             ":calls=([0-9]+)");
+    return std::regex_search(stats, m, pattern) ? std::stol(m[1]) : 0L;
+  };
+  EXPECT_EQ(calls("script|load"), 6) << "one SCRIPT LOAD of each function's script, once";
+  EXPECT_EQ(calls("eval"), 1) << "only the first script goes whole";
+  EXPECT_EQ(calls("evalsha"), 2 * (kOpens + 1) - 1) << "every other acquire and release by digest";
+}
+
+TEST_F(LockFunctionsTest, ScriptsGoWholeWhereFunctionsAndScriptLoadAreForbidden) {
+  if (RunningUnlocked()) GTEST_SKIP() << "no scripts without the driver";
+  redis_.Command({"ACL", "SETUSER", "scripts-only", "on", ">user-pass-789", "~h5redislock:*", "resetchannels",
+                  "+@all", "-function", "-fcall", "-script"});
+  setenv("H5REDISLOCK_PASSWORD", "user-pass-789", 1);
+  const int rc = OpenRepeatedly("url=" + redis_.url() + ";user=scripts-only");
+  unsetenv("H5REDISLOCK_PASSWORD");
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(Calls("evalsha"), 0) << "no digest is known, so none is used";
+  EXPECT_EQ(Calls("eval"), 2 * (kOpens + 1));
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace h5redislock
