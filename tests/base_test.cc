@@ -1,7 +1,8 @@
 // base_test.cc: the small tools of vfd/base that the rest stands on, without
 // a server: a descriptor an Fd owns is closed when the Fd goes or is reset;
 // a SharedArray is seen by a forked child and refuses memory it cannot map
-// (a copy without that check wrote through MAP_FAILED).
+// (a copy without that check wrote through MAP_FAILED); HexString writes two
+// lower-case digits a byte.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 
@@ -9,6 +10,7 @@
 #include <new>
 
 #include "base/fd.h"
+#include "base/hex.h"
 #include "base/shared_array.h"
 #include "test_support.h"
 
@@ -51,6 +53,12 @@ TEST(SharedArrayTest, AChildsWritesAreSeenByItsParent) {
 
 TEST(SharedArrayTest, MemoryThatCannotBeMappedThrows) {
   EXPECT_THROW(SharedArray<char>(size_t{1} << 62), std::bad_alloc);
+}
+
+TEST(HexStringTest, TwoLowerCaseDigitsAByte) {
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff, 0x10};
+  EXPECT_EQ(HexString(bytes, sizeof bytes), "000fa5ff10");
+  EXPECT_EQ(HexString(bytes, 0), "");
 }
 
 }  // namespace
