@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 #include "write_sessions.h"
 
@@ -63,15 +64,13 @@ std::string JournalSetting() {
 
 // Parameters: the session, whether the file uses the latest format (v3
 // superblock), whether the journal is durable.
-class CrashMatrix : public ::testing::TestWithParam<std::tuple<WriteSession, bool, bool>> {
+class CrashMatrix : public OneServerTest,
+                    public ::testing::WithParamInterface<std::tuple<WriteSession, bool, bool>> {
  protected:
-  CrashMatrix() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
   std::string Config() const {
-    return "url=" + redis_.url() + ";retain=0;timeout=30;durable=" + (std::get<2>(GetParam()) ? "1" : "0") +
-           JournalSetting();
+    return ServerConfig(std::string("retain=0;timeout=30;durable=") + (std::get<2>(GetParam()) ? "1" : "0") +
+                        JournalSetting());
   }
-  RedisServer redis_;
-  TempDir dir_;
 };
 
 // After the writer is killed following its k-th write, for every k, the next
