@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "puppet.h"
 #include "test_support.h"
 
@@ -20,22 +20,13 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-class DeleteTest : public ::testing::Test {
+class DeleteTest : public OneServerTest {
  protected:
-  DeleteTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
-  std::string Config(double timeout) const {
-    return "url=" + redis_.url() + ";retain=0;timeout=" + std::to_string(timeout);
-  }
-
-  RedisServer redis_;
-  TempDir dir_;
+  std::string Config(double timeout) const { return ServerConfig("retain=0;timeout=" + std::to_string(timeout)); }
 };
 
 TEST_F(DeleteTest, DeleteWaitsForReadersThenLeavesNeitherFileNorLock) {
-  const std::string path = dir_.File("doomed.h5");
-  std::string error;
-  ASSERT_TRUE(CreateLockedFile(path, Config(30), &error)) << error;
+  const std::string path = MakeFile("doomed.h5");
 
   Puppet reader(path, Config(30), /*for_writing=*/false);
   ASSERT_TRUE(reader.Opened()) << reader.last_error();
@@ -43,7 +34,7 @@ TEST_F(DeleteTest, DeleteWaitsForReadersThenLeavesNeitherFileNorLock) {
   const double t0 = MonotonicSeconds();
   EXPECT_LT(H5Fdelete(path.c_str(), fapl), 0) << "deleted a file another process was reading";
   const double waited = MonotonicSeconds() - t0;
-  error = ErrorText();
+  const std::string error = ErrorText();
   EXPECT_GE(waited, 0.9) << "the delete did not wait for the reader";
   EXPECT_NE(error.find("timed out"), std::string::npos) << error;
   EXPECT_NE(error.find("pid " + std::to_string(reader.pid())), std::string::npos) << error;
