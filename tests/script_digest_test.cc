@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -21,9 +22,8 @@ namespace {
 
 constexpr int kOpens = 5;
 
-class ScriptDigestTest : public ::testing::Test {
+class ScriptDigestTest : public OneServerTest {
  protected:
-  ScriptDigestTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
   // Creates a file, then opens and closes it kOpens times, in a child.
   int OpenRepeatedly(const std::string& config) {
@@ -48,9 +48,6 @@ class ScriptDigestTest : public ::testing::Test {
       return 0;
     return std::stol(m[1]);
   }
-
-  TempDir dir_;
-  RedisServer redis_;
 };
 
 TEST_F(ScriptDigestTest, DigestsComeFromScriptLoadWithTheFirstScript) {
