@@ -1,7 +1,7 @@
 // journal_bench.cc: what all-or-nothing write sessions cost (issue "Atomic
-// write sessions"): each kind of session, run through the driver with
-// journal=undo and with journal=off in alternating pairs, on files made
-// alike. Reported per kind: the time ratio undo/off, and the bytes the
+// write sessions"): each kind of session (write_sessions.h: those that the
+// crash matrix kills), run through the driver with journal=undo and with
+// journal=off in alternating pairs, on files made alike. Reported per kind: the time ratio undo/off, and the bytes the
 // journal added, measured as the difference in bytes the process handed to
 // write(2)/pwrite(2) (/proc/self/io wchar) between the two. Targets: appends
 // cost no journal bytes beyond its header; overwriting 64 MiB costs at most
@@ -16,14 +16,15 @@
 
 #include "environment.h"
 #include "percentiles.h"
+#include "write_sessions.h"
 
 namespace h5redislock {
 namespace bench {
 namespace {
 
-enum class Kind { kAppendRows, kOverwriteChunk, kUpdateAttributes, kGroups, kRewrite64MiB };
-constexpr hsize_t kWidth = 1024, kChunkRows = 64;
-constexpr hsize_t kDenseFloats = (64u << 20) / sizeof(float);
+// The sessions of the crash matrix (tests/journal_test.cc) on a larger file:
+// chunks of 64 rows x 1024 integers (256 KiB), and 64 MiB of floats to rewrite.
+constexpr SessionFile kFile = {/*width=*/1024, /*chunk_rows=*/64, /*dense_values=*/(64u << 20) / sizeof(float)};
 
 long long WrittenBytes() {
   std::ifstream io("/proc/self/io");
@@ -41,107 +42,15 @@ hid_t Fapl(bool journal) {
   return fapl;
 }
 
-// A file with a chunked, extendible dataset, a 64 MiB dense one, an
-// attribute and a few groups, written through sec2.
-void MakeFile(const std::string& path) {
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t dims[2] = {kChunkRows * 4, kWidth}, max[2] = {H5S_UNLIMITED, kWidth}, chunk[2] = {kChunkRows, kWidth};
-  hid_t space = H5Screate_simple(2, dims, max);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(dcpl, 2, chunk);
-  hid_t d = H5Dcreate2(f, "chunked", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  std::vector<float> rows(dims[0] * kWidth, 1.0f);
-  H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data());
-  H5Dclose(d);
-  H5Pclose(dcpl);
-  H5Sclose(space);
-  hsize_t n = kDenseFloats;
-  space = H5Screate_simple(1, &n, nullptr);
-  d = H5Dcreate2(f, "dense", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  std::vector<float> dense(kDenseFloats, 2.0f);
-  H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dense.data());
-  H5Dclose(d);
-  H5Sclose(space);
-  n = 16;
-  space = H5Screate_simple(1, &n, nullptr);
-  hid_t a = H5Acreate2(f, "meta", H5T_NATIVE_INT, space, H5P_DEFAULT, H5P_DEFAULT);
-  std::vector<int> meta(16, 1);
-  H5Awrite(a, H5T_NATIVE_INT, meta.data());
-  H5Aclose(a);
-  H5Sclose(space);
-  for (int i = 0; i < 8; ++i) H5Gclose(H5Gcreate2(f, ("g" + std::to_string(i)).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-  H5Fclose(f);
-}
-
-void WriteRows(hid_t f, hsize_t first, float value) {
-  hid_t d = H5Dopen2(f, "chunked", H5P_DEFAULT);
-  hid_t space = H5Dget_space(d);
-  hsize_t dims[2];
-  H5Sget_simple_extent_dims(space, dims, nullptr);
-  H5Sclose(space);
-  if (first + kChunkRows > dims[0]) {
-    hsize_t grown[2] = {first + kChunkRows, kWidth};
-    H5Dset_extent(d, grown);
-  }
-  space = H5Dget_space(d);
-  hsize_t start[2] = {first, 0}, count[2] = {kChunkRows, kWidth};
-  H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
-  hid_t mem = H5Screate_simple(2, count, nullptr);
-  std::vector<float> rows(kChunkRows * kWidth, value);
-  H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, rows.data());
-  H5Sclose(mem);
-  H5Sclose(space);
-  H5Dclose(d);
-}
-
-// One session of `kind` on `path`; `round` varies the values and names.
-void Session(const std::string& path, hid_t fapl, Kind kind, int round) {
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  switch (kind) {
-    case Kind::kAppendRows: {
-      hid_t d = H5Dopen2(f, "chunked", H5P_DEFAULT);
-      hid_t space = H5Dget_space(d);
-      hsize_t dims[2];
-      H5Sget_simple_extent_dims(space, dims, nullptr);
-      H5Sclose(space);
-      H5Dclose(d);
-      WriteRows(f, dims[0], static_cast<float>(round));
-      break;
-    }
-    case Kind::kOverwriteChunk:
-      WriteRows(f, 0, static_cast<float>(round));
-      break;
-    case Kind::kUpdateAttributes: {
-      hid_t a = H5Aopen(f, "meta", H5P_DEFAULT);
-      std::vector<int> meta(16, round);
-      H5Awrite(a, H5T_NATIVE_INT, meta.data());
-      H5Aclose(a);
-      break;
-    }
-    case Kind::kGroups: {
-      std::string name = "new" + std::to_string(round);
-      H5Gclose(H5Gcreate2(f, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-      H5Ldelete(f, ("g" + std::to_string(round % 8)).c_str(), H5P_DEFAULT);
-      H5Gclose(H5Gcreate2(f, ("g" + std::to_string(round % 8)).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-      break;
-    }
-    case Kind::kRewrite64MiB: {
-      std::vector<float> dense(kDenseFloats, static_cast<float>(round));
-      hid_t d = H5Dopen2(f, "dense", H5P_DEFAULT);
-      H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dense.data());
-      H5Dclose(d);
-      break;
-    }
-  }
-  H5Fclose(f);
-}
-
-void Journal(benchmark::State& state, Kind kind) {
+void Journal(benchmark::State& state, WriteSession kind) {
   const std::string undo_path = ScratchPath("journal_undo.h5"), off_path = ScratchPath("journal_off.h5");
-  MakeFile(undo_path);
-  MakeFile(off_path);
+  if (!MakeSessionFile(undo_path, H5P_DEFAULT, kFile) || !MakeSessionFile(off_path, H5P_DEFAULT, kFile)) {
+    state.SkipWithError("cannot make the files (see HDF5's errors)");
+    return;
+  }
   hid_t undo = Fapl(true), off = Fapl(false);
   std::vector<double> ratios, extra_bytes;
+  bool ok = true;
   int round = 0;
   for (auto _ : state) {
     ++round;
@@ -152,13 +61,15 @@ void Journal(benchmark::State& state, Kind kind) {
       bool journal = (k == 0) == (round % 2 == 0);
       long long before = WrittenBytes();
       auto t0 = std::chrono::steady_clock::now();
-      Session(journal ? undo_path : off_path, journal ? undo : off, kind, round);
+      hid_t f = H5Fopen((journal ? undo_path : off_path).c_str(), H5F_ACC_RDWR, journal ? undo : off);
+      ok = f >= 0 && RunWriteSession(f, kFile, kind, round) && H5Fclose(f) >= 0 && ok;
       seconds[journal] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       bytes[journal] = WrittenBytes() - before;
     }
     ratios.push_back(seconds[1] / seconds[0]);
     extra_bytes.push_back(static_cast<double>(bytes[1] - bytes[0]));
   }
+  if (!ok) state.SkipWithError("a session failed (see HDF5's errors)");
   state.counters["ratio"] = Median(ratios);
   state.counters["journal_bytes"] = Median(extra_bytes);
   H5Pclose(undo);
@@ -167,11 +78,15 @@ void Journal(benchmark::State& state, Kind kind) {
   std::remove(off_path.c_str());
 }
 
-BENCHMARK_CAPTURE(Journal, append_rows, Kind::kAppendRows)->Iterations(40)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Journal, overwrite_chunk, Kind::kOverwriteChunk)->Iterations(40)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Journal, update_attributes, Kind::kUpdateAttributes)->Iterations(40)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Journal, create_delete_groups, Kind::kGroups)->Iterations(40)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Journal, rewrite_64MiB, Kind::kRewrite64MiB)->Iterations(12)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Journal, append_rows, WriteSession::kAppendRows)->Iterations(40)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Journal, overwrite_chunk, WriteSession::kOverwriteChunk)
+    ->Iterations(40)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Journal, update_attributes, WriteSession::kUpdateAttributes)
+    ->Iterations(40)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Journal, create_delete_groups, WriteSession::kGroups)->Iterations(40)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Journal, rewrite_64MiB, WriteSession::kRewriteDataset)->Iterations(12)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace bench

@@ -12,13 +12,13 @@
 #define H5REDISLOCK_BENCH_PROCESSES_H_
 
 #include <benchmark/benchmark.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <functional>
-#include <new>
 #include <vector>
+
+#include "base/shared_array.h"
 
 namespace h5redislock {
 namespace bench {
@@ -34,29 +34,6 @@ pid_t Spawn(const std::function<bool()>& body);
 // Waits for every child; true if all exited 0. While any runs, calls
 // `meanwhile` (if given) about every `period` seconds.
 bool WaitAll(const std::vector<pid_t>& pids, const std::function<void()>& meanwhile = {}, double period = 0.005);
-
-// `n` default-constructed objects of T in memory shared with children forked
-// later (MAP_SHARED). T must work across processes without its destructor
-// (plain values, lock-free atomics).
-template <typename T>
-class SharedArray {
- public:
-  explicit SharedArray(size_t n) : n_(n) {
-    void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    data_ = static_cast<T*>(p);
-    for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
-  }
-  ~SharedArray() { munmap(data_, sizeof(T) * n_); }
-  SharedArray(const SharedArray&) = delete;
-  SharedArray& operator=(const SharedArray&) = delete;
-  T& operator[](size_t i) { return data_[i]; }
-  size_t size() const { return n_; }
-
- private:
-  size_t n_;
-  T* data_;
-};
 
 // Starts children together: each one, set up, calls Await(), which blocks
 // until the parent, having seen them all ready, calls Release(), which lets

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""bench/summarize.py RESULTS_DIR: the table of ratios of one scripts/bench run.
+"""bench/summarize.py RESULTS_DIR [CASE...]: the table of ratios of one scripts/bench run
+(of the cases named, by the name of their results: open_close, io, ..., python).
 
 Reads what scripts/bench wrote into RESULTS_DIR (Google Benchmark JSON per
-case, callgrind outputs, machine.txt) and prints one table: case, measured,
-baseline, ratio, target, met?. Every baseline comes from the same run, and
-each case's own file (every case measures PING again beside itself). Times
-and counters are medians over a benchmark's repetitions.
+case, callgrind outputs, python.json, machine.txt) and prints one table:
+case, measured, baseline, ratio, target, met?. Every baseline comes from the
+same run, and each case's own file (every case measures PING again beside
+itself). Times and counters are medians over a benchmark's repetitions;
+case 11's over its accesses, its ratios medians over its rounds, with their
+quartiles after the row.
 
 "met?" is "yes" or "NO" where the issue sets a target, "-" where a row only
 reports (a baseline's own figures, or a breakdown).
@@ -73,10 +76,12 @@ class Table:
     def __init__(self):
         self.rows = []
 
-    def add(self, case, measured, baseline, unit, target=None, higher_is_better=False, digits=0, ratio=None):
+    def add(self, case, measured, baseline, unit, target=None, higher_is_better=False, digits=0, ratio=None,
+            note=None):
         """A row comparing `measured` with `baseline` (either may be None: not measured).
         `target` bounds the ratio, measured/baseline unless `ratio` is given (the
-        median of paired ratios); None for a row that only reports."""
+        median of paired ratios); None for a row that only reports. `note`, if
+        given, is printed after the row (the spread of a ratio)."""
         if ratio is None and measured is not None and baseline:
             ratio = measured / baseline
         if target is None or ratio is None:
@@ -86,7 +91,7 @@ class Table:
         target_text = "-" if target is None else ("≥ " if higher_is_better else "≤ ") + format(target, "g")
         self.rows.append((case, quantity(measured, unit, digits), quantity(baseline, unit, digits),
                           "-" if ratio is None else format(ratio, ".3g" if ratio < 100 else ".0f"),
-                          target_text, met))
+                          target_text, met) + ((note,) if note else ()))
 
     def section(self, title):
         self.rows.append((title,))
@@ -94,7 +99,8 @@ class Table:
     def print(self):
         header = ("case", "measured", "baseline", "ratio", "target", "met?")
         widths = [max(len(r[i]) for r in self.rows + [header] if len(r) > 1) for i in range(6)]
-        line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        line = lambda r: "  ".join([c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+                                   + list(r[6:]))
         print(line(header))
         print("  ".join("-" * w for w in widths))
         for r in self.rows:
@@ -251,19 +257,89 @@ def case10(t, results):
           get(c, "cluster/shards:1", "acquisitions_per_s"), "/s")
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: summarize.py RESULTS_DIR")
-    results = sys.argv[1]
+def case11(t, results):
+    path = os.path.join(results, "python.json")
+    data = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+    schemes, meta = data.get("schemes", {}), data.get("meta", {})
+    what = ("h5py %s, HDF5 %s, redis-py %s; %s rounds × %s accesses, interleaved" % (
+        meta["h5py"], meta["hdf5"], meta["redis-py"], meta["rounds"], meta["per_round"]) if meta else "not measured")
+    t.section(f"11. the seed's access pattern in Python, per access, on a 100×100 dataset ({what})")
+
+    def round_medians(name):
+        return [statistics.median(r) for r in schemes[name]["us"]] if name in schemes else None
+
+    def median(name):
+        return statistics.median(x for r in schemes[name]["us"] for x in r) if name in schemes else None
+
+    def per_round(f, *names):
+        """The median over rounds of f(each scheme's median in that round), and
+        a note with the quartiles of those per-round values."""
+        columns = [round_medians(name) for name in names]
+        if any(c is None for c in columns):
+            return None, None
+        values = [f(*row) for row in zip(*columns)]
+        q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
+        return statistics.median(values), f"rounds' quartiles {q1:.3g}–{q3:.3g}"
+
+    def vs(case, name, base, target=None):
+        ratio, note = per_round(lambda a, b: a / b, name, base)
+        t.add(case, median(name), median(base), "us", target, ratio=ratio, note=note)
+
+    def in_pings(case, name, plain):
+        ratio, note = per_round(lambda a, b, ping: (a - b) / ping, name, plain, "ping/raw")
+        t.add(case, minus(median(name), median(plain)), median("ping/raw"), "us", ratio=ratio, note=note)
+
+    for mode, access, target in (("read", "f['/d'][0:1]", 0.5), ("write", "f['/d'][0:1] = i", 1.3)):
+        plain = f"plain/{mode}"
+        vs(f"11 {mode}: h5pyswmr {access} vs plain h5py open+{mode}+close", f"h5pyswmr/{mode}", plain, target)
+        vs(f"11 {mode}: h5pyswmr, on a Dataset held (one open)", f"h5pyswmr_dataset/{mode}", plain)
+        vs(f"11 {mode}: h5redislock.File open+{mode}+close", f"h5redislock/{mode}", plain)
+        vs(f"11 {mode}: h5py.File(driver='redislock') open+{mode}+close", f"h5py_driver/{mode}", plain)
+        vs(f"11 {mode}: the seed's polling lock, {access} as the seed", f"polling/{mode}", plain)
+        vs(f"11 {mode}: the seed's polling lock, one open", f"polling_dataset/{mode}", plain)
+        vs(f"11 {mode}: h5pyswmr vs the seed's polling lock", f"h5pyswmr/{mode}", f"polling/{mode}")
+        in_pings(f"11 {mode}: h5pyswmr − plain, in PINGs", f"h5pyswmr/{mode}", plain)
+        in_pings(f"11 {mode}: h5py.File(driver) − plain, in PINGs (one open)", f"h5py_driver/{mode}", plain)
+        in_pings(f"11 {mode}: the seed's polling lock − plain, in PINGs", f"polling/{mode}", plain)
+        for name, who in ((f"h5pyswmr/{mode}", "h5pyswmr"), (plain, "plain h5py")):
+            cpu, wall = (statistics.median(schemes[name][key]) if name in schemes else None
+                         for key in ("cpu_us_per_access", "wall_us_per_access"))
+            t.add(f"11 {mode}: process CPU vs wall time per access (means), {who}", cpu, wall, "us")
+        commands = lambda name: schemes[name]["commands_per_access"] if name in schemes else None
+        t.add(f"11 {mode}: Redis commands per access, h5pyswmr", commands(f"h5pyswmr/{mode}"), None, "", digits=1)
+        t.add(f"11 {mode}: Redis commands per access, the seed's polling lock", commands(f"polling/{mode}"), None,
+              "", digits=1)
+    vs("11 PING through redis-py vs raw (bytes on a socket)", "ping/redis-py", "ping/raw")
+
+
+# The cases by the name of their raw results (scripts/bench --only takes the same names).
+CASES = {"open_close": case1, "io": case2, "handoff": case3, "readers": case4, "commands": case5,
+         "many": case7, "callgrind": case8, "journal": case9, "cluster": case10, "python": case11}
+
+
+def print_table(results, names=None):
+    """Prints the machine's description (if the run left one) and the table of
+    the cases named (all by default)."""
     machine = os.path.join(results, "machine.txt")
     if os.path.exists(machine):
         with open(machine) as f:
             print(f.read().rstrip())
         print()
     table = Table()
-    for case in (case1, case2, case3, case4, case5, case7, case8, case9, case10):
-        case(table, results)
+    for name, case in CASES.items():
+        if names is None or name in names:
+            case(table, results)
     table.print()
+
+
+def main():
+    unknown = [name for name in sys.argv[2:] if name not in CASES]
+    if len(sys.argv) < 2 or unknown:
+        sys.exit("usage: summarize.py RESULTS_DIR [CASE...], CASE among " + " ".join(CASES))
+    print_table(sys.argv[1], sys.argv[2:] or None)
 
 
 if __name__ == "__main__":

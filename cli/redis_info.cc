@@ -1,6 +1,6 @@
 #include "redis_info.h"
 
-#include <sstream>
+#include "redis/info_field.h"
 
 namespace h5redislock {
 namespace cli {
@@ -13,14 +13,7 @@ Status ReadInfoField(RedisConnection& conn, const std::string& section, const st
   const std::string text = ReplyString(reply.get());
   if (IsErrorReply(reply.get()))
     return Status::Auth("Redis at " + conn.endpoint().Describe() + " refused INFO: " + text);
-  std::istringstream lines(text);
-  const std::string wanted = field + ":";
-  for (std::string line; std::getline(lines, line);) {
-    if (line.compare(0, wanted.size(), wanted) != 0) continue;
-    *value = line.substr(wanted.size());
-    while (!value->empty() && (value->back() == '\r' || value->back() == ' ')) value->pop_back();
-    return Status::OK();
-  }
+  if (FindInfoField(text, field, value)) return Status::OK();
   return Status::Internal("Redis at " + conn.endpoint().Describe() + " reports no " + field + " in INFO " +
                           section);
 }

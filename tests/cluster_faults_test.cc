@@ -29,6 +29,7 @@
 #include "cluster_fixture.h"
 #include "hdf5_files.h"
 #include "lock/lock_keys.h"
+#include "locked_file_test.h"
 #include "sentinel_fixture.h"
 #include "test_support.h"
 
@@ -66,9 +67,8 @@ void WaitForReplicas(const RedisServer& master, int n) {
 // What the two-file writer tells the test, in memory they share.
 enum Shared { kOpened, kStop, kWrittenA, kRefusedA, kWrittenB, kRefusedB, kClosedA, kSharedSize };
 
-class ClusterFaultsTest : public ::testing::Test {
+class ClusterFaultsTest : public LockedFileTest {
  protected:
-  ClusterFaultsTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
   bool Create(const std::string& path, const std::string& config) { return CreateLockedFile(path, config, &error_); }
   // The lock of `name` in the test's directory (which need not exist yet).
@@ -131,8 +131,6 @@ class ClusterFaultsTest : public ::testing::Test {
     note_[n] = '\0';
   }
 
-  TempDir dir_;
-  std::string error_;
   SharedArray<std::atomic<int>> shared_{kSharedSize};
   SharedArray<char> note_{8192};
 };

@@ -17,6 +17,7 @@
 #include "fenced_handover.h"
 #include "hdf5_files.h"
 #include "lock/lock_keys.h"
+#include "locked_file_test.h"
 #include "puppet.h"
 #include "test_support.h"
 
@@ -24,20 +25,11 @@ namespace h5redislock {
 namespace testing {
 namespace {
 
-class ClusterTest : public ::testing::Test {
+class ClusterTest : public LockedFileTest {
  protected:
-  ClusterTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
   static std::string Config(const std::string& url, double lease = 3, double timeout = 30, int replicas = 1) {
     return "url=" + url + ";lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout) +
            ";replicas=" + std::to_string(replicas);
-  }
-  std::string MakeFile(const std::string& name, const std::string& config) {
-    std::string path = dir_.File(name);
-    hid_t fapl = LockedFapl(config);
-    EXPECT_TRUE(CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE)) << ErrorText();
-    H5Pclose(fapl);
-    return path;
   }
   static LockKeys KeysOf(const std::string& path) {
     char real[PATH_MAX];
@@ -69,8 +61,6 @@ class ClusterTest : public ::testing::Test {
     EXPECT_TRUE(elsewhere.Ask('w')) << elsewhere.last_error();
     EXPECT_TRUE(elsewhere.Ask('c')) << elsewhere.last_error();
   }
-
-  TempDir dir_;
 };
 
 TEST_F(ClusterTest, LocksSpreadOverTheShardsFromOneSeedNode) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -25,11 +26,9 @@ struct Interval {
 
 void SleepSeconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
-class ConcurrencyTest : public ::testing::Test {
+class ConcurrencyTest : public OneServerTest {
  protected:
-  std::string Config(const std::string& extra = "") const {
-    return "url=" + redis_.url() + ";timeout=120;retain=0" + extra;
-  }
+  std::string Config(const std::string& extra = "") const { return ServerConfig("timeout=120;retain=0" + extra); }
   // Opens `path` through the lock, runs `body` on the file, closes; records
   // the interval during which the file was open.
   bool Session(const std::string& path, bool write, Interval* interval,
@@ -46,9 +45,6 @@ class ConcurrencyTest : public ::testing::Test {
     }
     return f.Close() >= 0 && ok;
   }
-
-  RedisServer redis_;
-  TempDir dir_;
 };
 
 // Writers' intervals overlap nothing; returns how many reader pairs overlapped.

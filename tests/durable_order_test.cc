@@ -26,6 +26,7 @@
 
 #include "file_images.h"
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "mounts.h"
 #include "test_support.h"
 
@@ -33,17 +34,16 @@ namespace h5redislock {
 namespace testing {
 namespace {
 
-class DurableOrder : public ::testing::Test {
+class DurableOrder : public OneServerTest {
  protected:
   void SetUp() override {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     if (!HaveCachingPassthrough()) GTEST_SKIP() << "no FUSE passthrough in this build (pkg-config found no fuse3)";
     std::string why;
     if (!EnterPrivateMountNamespace(&why)) GTEST_SKIP() << "needs a mount namespace of its own (root): " << why;
     for (const char* d : {"disk", "mount"}) mkdir(dir_.File(d).c_str(), 0755);
     mount_ = std::make_unique<CachingMount>(dir_.File("disk"), dir_.File("mount"), 0, log_);
     if (!mount_->ok()) GTEST_SKIP() << "cannot mount FUSE here: " << mount_->error();
-    fapl_ = LockedFapl("url=" + redis_.url() + ";retain=0;timeout=20;durable=1");
+    fapl_ = LockedFapl(ServerConfig("retain=0;timeout=20;durable=1"));
   }
   ~DurableOrder() override {
     if (fapl_ >= 0) H5Pclose(fapl_);
@@ -79,8 +79,6 @@ class DurableOrder : public ::testing::Test {
                                                      << all;
   }
 
-  RedisServer redis_;
-  TempDir dir_;
   const std::string log_ = dir_.File("operations");
   std::unique_ptr<CachingMount> mount_;  // unmounted before dir_ is removed
   hid_t fapl_ = H5I_INVALID_HID;

@@ -10,6 +10,7 @@
 
 #include "hdf5_files.h"
 #include "lock/lock_keys.h"
+#include "locked_file_test.h"
 #include "puppet.h"
 #include "test_support.h"
 
@@ -17,19 +18,10 @@ namespace h5redislock {
 namespace testing {
 namespace {
 
-class FailureTest : public ::testing::Test {
+class FailureTest : public OneServerTest {
  protected:
-  FailureTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
   std::string Config(double lease = 2, double timeout = 30) const {
-    return "url=" + redis_.url() + ";retain=0;lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout);
-  }
-  std::string MakeFile(const std::string& name) {
-    std::string path = dir_.File(name);
-    hid_t fapl = LockedFapl(Config());
-    EXPECT_TRUE(CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE));
-    H5Pclose(fapl);
-    return path;
+    return ServerConfig("retain=0;lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout));
   }
   // Opens for writing, timing how long the open took.
   hid_t TimedOpen(const std::string& path, const std::string& config, double* seconds) {
@@ -49,10 +41,6 @@ class FailureTest : public ::testing::Test {
     EXPECT_TRUE(f.ok() && ReadAll(f.id(), "x", H5T_NATIVE_INT, data));
     return data[0];
   }
-
-  RedisServer redis_;
-  TempDir dir_;
-  std::string error_;
 };
 
 // A holder that dies by SIGKILL or SIGTERM frees the lock for a waiter of its

@@ -42,6 +42,7 @@
 
 #include "base/process_identity.h"
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "namespaces.h"
 #include "polling.h"
 #include "test_support.h"
@@ -116,9 +117,10 @@ void ExpectHandedOverOnClose(const Timeline& t) {
                                    << " s before its live holder closed the file";
 }
 
-class LivenessTest : public ::testing::Test {
+class LivenessTest : public OneServerTest {
  protected:
-  LivenessTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  // Holders and waiters of other users reach the server too.
+  LivenessTest() : OneServerTest({"--unixsocketperm", "777"}) {}
 
   void SetUp() override {
     const std::string unsupported = NamespacesUnsupported();
@@ -129,13 +131,10 @@ class LivenessTest : public ::testing::Test {
   }
 
   std::string Config(double lease) const {
-    return "url=" + redis_.url() + ";retain=0;timeout=30;lease=" + std::to_string(lease);
+    return ServerConfig("retain=0;timeout=30;lease=" + std::to_string(lease));
   }
   std::string MakeFile(const std::string& name) {
-    const std::string path = dir_.File(name);
-    hid_t fapl = LockedFapl(Config(30));
-    EXPECT_TRUE(CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE));
-    H5Pclose(fapl);
+    const std::string path = OneServerTest::MakeFile(name);
     EXPECT_EQ(chmod(path.c_str(), 0666), 0);
     return path;
   }
@@ -159,8 +158,6 @@ class LivenessTest : public ::testing::Test {
     EXPECT_TRUE(t->blind) << "the waiter could see the holder: the fault was not injected";
   }
 
-  RedisServer redis_{{"--unixsocketperm", "777"}};
-  TempDir dir_;
   pid_t holder_ = -1, waiter_ = -1;
 };
 

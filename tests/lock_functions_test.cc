@@ -16,6 +16,7 @@
 #include <regex>
 
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -24,9 +25,8 @@ namespace {
 
 constexpr int kOpens = 5;
 
-class LockFunctionsTest : public ::testing::Test {
+class LockFunctionsTest : public OneServerTest {
  protected:
-  LockFunctionsTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
   // Creates a file, then opens and closes it kOpens times, in a child.
   int OpenRepeatedly(const std::string& config) {
@@ -51,9 +51,6 @@ class LockFunctionsTest : public ::testing::Test {
       return 0;
     return std::stol(m[1]);
   }
-
-  TempDir dir_;
-  RedisServer redis_;
 };
 
 TEST_F(LockFunctionsTest, FunctionsAreLoadedOnceAndEveryTransitionIsOneCall) {

@@ -30,6 +30,7 @@
 
 #include "file_images.h"
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "mounts.h"
 #include "test_support.h"
 
@@ -42,14 +43,13 @@ constexpr hsize_t kLength = 64 * 1024;
 // What an open on one host made of the file.
 enum Outcome { kReadOld = 10, kReadDeadWrites, kRefused, kFailed };
 
-class SessionMarks : public ::testing::Test {
+class SessionMarks : public OneServerTest {
  protected:
-  SessionMarks() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
   ~SessionMarks() override { H5Pclose(fapl_); }
 
   // The lock's name is key=, as for hosts that mount the file at different paths.
   std::string Config(const std::string& more = "retain=0;timeout=20") const {
-    return "url=" + redis_.url() + ";key=shared;connect_timeout=1;" + more;
+    return ServerConfig("key=shared;connect_timeout=1;" + more);
   }
   std::string LockKey() const { return LockHash("shared"); }
 
@@ -84,8 +84,6 @@ class SessionMarks : public ::testing::Test {
     return writer;
   }
 
-  RedisServer redis_;
-  TempDir dir_;
   hid_t fapl_ = LockedFapl(Config());
 };
 

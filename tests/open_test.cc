@@ -10,20 +10,19 @@
 #include "hdf5_files.h"
 #include "lock/config.h"
 #include "lock/lock_keys.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
 namespace testing {
 namespace {
 
-class OpenTest : public ::testing::Test {
+class OpenTest : public OneServerTest {
  protected:
-  OpenTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
   std::string Config(double timeout = 30) const {
     char t[32];
     std::snprintf(t, sizeof t, "%g", timeout);
-    return "url=" + redis_.url() + ";retain=0;timeout=" + t;
+    return ServerConfig(std::string("retain=0;timeout=") + t);
   }
   // Opens through the driver; on failure the error stack's text is kept in
   // error_ (the next HDF5 call would clear the stack).
@@ -33,13 +32,6 @@ class OpenTest : public ::testing::Test {
     error_ = f < 0 ? ErrorText() : "";
     H5Pclose(fapl);
     return f;
-  }
-  std::string MakeFile(const std::string& name) {
-    std::string path = dir_.File(name);
-    hid_t fapl = LockedFapl(Config());
-    EXPECT_TRUE(CreateFileWithDatasets(path, fapl, {"x"}, 8, H5T_STD_I32LE));
-    H5Pclose(fapl);
-    return path;
   }
   static std::string NameOf(const std::string& path) {
     char real[PATH_MAX];
@@ -73,10 +65,6 @@ class OpenTest : public ::testing::Test {
     *release_fd = release[1];
     return pid;
   }
-
-  RedisServer redis_;
-  TempDir dir_;
-  std::string error_;
 };
 
 TEST_F(OpenTest, ReentrantOpensShareOneLock) {

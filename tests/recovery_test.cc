@@ -26,6 +26,7 @@
 #include "hdf5_files.h"
 #include "lock/config.h"
 #include "lock/lock_table.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -34,18 +35,16 @@ namespace {
 
 constexpr hsize_t kLength = 64 * 1024;
 
-class Recovery : public ::testing::Test {
+class Recovery : public OneServerTest {
  protected:
   Recovery() {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     // HDF5 finds a driver by name only once it is registered.
     (void)H5FD_STDIO;
   }
   ~Recovery() override { H5Pclose(default_fapl_); }
 
   std::string Config(const std::string& extra = "", int timeout = 30) const {
-    return "url=" + redis_.url() + ";key=recovery;retain=0;connect_timeout=1;timeout=" + std::to_string(timeout) +
-           extra;
+    return ServerConfig("key=recovery;retain=0;connect_timeout=1;timeout=" + std::to_string(timeout) + extra);
   }
 
   // A default (journaled) session overwrites every value with `value` and is
@@ -61,8 +60,6 @@ class Recovery : public ::testing::Test {
     ASSERT_TRUE(FileBytes(path_) != before_) << "the killed session's writes did not reach the file";
   }
 
-  RedisServer redis_;
-  TempDir dir_;
   const std::string path_ = dir_.File("data.h5");
   hid_t default_fapl_ = LockedFapl(Config());
   std::string before_;

@@ -6,15 +6,15 @@
 #include <fstream>
 
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
 namespace testing {
 namespace {
 
-class SecurityTest : public ::testing::Test {
+class SecurityTest : public LockedFileTest {
  protected:
-  SecurityTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
   // Creates `name` and opens it again read-only through `config`; on failure
   // the error text is in error_.
@@ -32,9 +32,6 @@ class SecurityTest : public ::testing::Test {
     return ok;
   }
   static void Run(const std::string& command) { ASSERT_EQ(system(command.c_str()), 0) << command; }
-
-  TempDir dir_;
-  std::string error_;
 };
 
 TEST_F(SecurityTest, AclUserWithOnlyTheDriversCommands) {

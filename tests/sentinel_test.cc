@@ -8,6 +8,7 @@
 
 #include "fenced_handover.h"
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "sentinel_fixture.h"
 #include "test_support.h"
 
@@ -15,18 +16,14 @@ namespace h5redislock {
 namespace testing {
 namespace {
 
-class SentinelTest : public ::testing::Test {
+class SentinelTest : public LockedFileTest {
  protected:
-  SentinelTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
   std::string Config(double lease = 3, double timeout = 60) const {
     return "url=" + sentinels_.url() + ";lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout);
   }
   bool Create(const std::string& path, const std::string& config) { return CreateLockedFile(path, config, &error_); }
 
   LocalSentinels sentinels_{2};
-  TempDir dir_;
-  std::string error_;
 };
 
 TEST_F(SentinelTest, LocksGoToTheMasterTheSentinelsName) {

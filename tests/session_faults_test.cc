@@ -28,6 +28,7 @@
 
 #include "file_images.h"
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "mounts.h"
 #include "test_support.h"
 
@@ -69,9 +70,8 @@ bool WriteBigDataset(hid_t file) {
 
 enum class Fault { kFileSizeLimit, kFullFileSystem };
 
-class SessionFaults : public ::testing::Test {
+class SessionFaults : public OneServerTest {
  protected:
-  SessionFaults() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
   ~SessionFaults() override {
     if (fapl_ >= 0) H5Pclose(fapl_);
   }
@@ -90,11 +90,9 @@ class SessionFaults : public ::testing::Test {
   }
 
   void UseConfig(const std::string& extra) {
-    fapl_ = LockedFapl("url=" + redis_.url() + ";retain=0;timeout=30" + extra);
+    fapl_ = LockedFapl(ServerConfig("retain=0;timeout=30" + extra));
   }
 
-  RedisServer redis_;
-  TempDir dir_;
   std::unique_ptr<Tmpfs> tmpfs_;  // unmounted before dir_ is removed
   std::string skip_reason_;
   hid_t fapl_ = H5I_INVALID_HID;

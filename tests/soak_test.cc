@@ -76,6 +76,7 @@
 #include <thread>
 
 #include "hdf5_files.h"
+#include "locked_file_test.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -667,13 +668,11 @@ class Chaos {
   std::vector<Worker> workers_;
 };
 
-class SoakTest : public ::testing::Test {
+class SoakTest : public OneServerTest {
  protected:
-  SoakTest() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
   std::string Config() const {
-    return "url=" + redis_.url() + ";lease=" + std::to_string(kLease) +
-           ";timeout=60;connect_timeout=1;retain=0;journal=" + (JournalOn() ? "undo" : "off");
+    return ServerConfig("lease=" + std::to_string(kLease) + ";timeout=60;connect_timeout=1;retain=0;journal=" +
+                        (JournalOn() ? "undo" : "off"));
   }
 
   // The initial state: data = Initial(i), version 0. Made in a child, so that
@@ -708,9 +707,6 @@ class SoakTest : public ::testing::Test {
              return ok && f.Close() >= 0 ? 0 : 2;
            })) == 0;
   }
-
-  RedisServer redis_;
-  TempDir dir_;
 };
 
 TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {

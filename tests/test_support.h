@@ -7,13 +7,12 @@
 //                 dies first; valkey-server with H5REDISLOCK_TEST_SERVER=valkey
 //   TempDir       a directory removed with its contents
 //   RunChild      fork() a child that runs a function and _exit()s with its result
-//   SharedArray   memory shared by the processes of one test (MAP_SHARED)
+//   SharedArray   memory shared by the processes of one test (base/shared_array.h)
 //   ErrorText     the HDF5 error stack as text
 #ifndef H5REDISLOCK_TESTS_TEST_SUPPORT_H_
 #define H5REDISLOCK_TESTS_TEST_SUPPORT_H_
 
 #include <hdf5.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -21,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "base/shared_array.h"
 #include "lock/lock_keys.h"
 #include "redis/redis_connection.h"
 
@@ -114,26 +114,6 @@ int WaitChildren(const std::vector<pid_t>& pids);
 
 // Seconds on CLOCK_MONOTONIC, which all processes of the machine share.
 double MonotonicSeconds();
-
-// `n` objects of type T in memory shared with children forked later.
-template <typename T>
-class SharedArray {
- public:
-  explicit SharedArray(size_t n) : n_(n) {
-    void* p = mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    data_ = static_cast<T*>(p);
-    for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
-  }
-  ~SharedArray() { munmap(data_, sizeof(T) * n_); }
-  SharedArray(const SharedArray&) = delete;
-  SharedArray& operator=(const SharedArray&) = delete;
-  T& operator[](size_t i) { return data_[i]; }
-  size_t size() const { return n_; }
-
- private:
-  size_t n_;
-  T* data_;
-};
 
 // The current HDF5 error stack, printed.
 std::string ErrorText();

@@ -1,5 +1,6 @@
 #include "base/process_identity.h"
 
+#include "base/hex.h"
 #include "base/no_destructor.h"
 
 #include <fcntl.h>
@@ -110,11 +111,7 @@ std::string PrivateKey() {
   ssize_t got = getrandom(bytes, sizeof bytes, GRND_NONBLOCK);
   std::string key = "private/" + std::to_string(getpid()) + "/" +
                     std::to_string(now.tv_sec * 1000000000LL + now.tv_nsec) + "/";
-  char hex[3];
-  for (ssize_t i = 0; i < got; ++i) {
-    std::snprintf(hex, sizeof hex, "%02x", bytes[i]);
-    key += hex;
-  }
+  if (got > 0) key += HexString(bytes, static_cast<size_t>(got));
   return key;
 }
 

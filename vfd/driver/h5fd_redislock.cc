@@ -231,29 +231,7 @@ herr_t Delete(const char* name, hid_t fapl) {
     std::string text;
     Status s = ConfigFromFapl(fapl, &config, &text);
     if (!s.ok()) return s;
-    // Deleting is writing: hold the exclusive lock while the inner driver
-    // removes the file, so no reader has it open meanwhile.
-    std::unique_ptr<RedisLockFile> file;
-    s = RedisLockFile::Open(name, H5F_ACC_RDWR, config, text, HADDR_UNDEF, &file);
-    if (!s.ok()) return s;
-    H5FD_t* inner = file->inner();
-    const H5FD_class_t* cls = inner->cls;
-    // H5FDdelete needs a fapl of the inner driver; remove the file while the
-    // lock is held, before closing (on POSIX the open descriptor stays valid).
-    hid_t inner_fapl = H5Pcreate(H5P_FILE_ACCESS);
-    herr_t rc = -1;
-    if (inner_fapl >= 0) {
-      rc = (config.inner == "sec2" ? H5Pset_fapl_sec2(inner_fapl)
-                                   : H5Pset_driver_by_name(inner_fapl, config.inner.c_str(), nullptr));
-      if (rc >= 0) {
-        ErrorStackGuard keep_errors;
-        rc = cls->del ? H5FDdelete(name, inner_fapl) : -1;
-      }
-      H5Pclose(inner_fapl);
-    }
-    Status closed = file->Close();
-    if (rc < 0) return Status::IoError(std::string("cannot delete '") + name + "' with the inner driver");
-    return closed;
+    return RedisLockFile::Delete(name, config, text);
   });
 }
 

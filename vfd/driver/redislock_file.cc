@@ -207,6 +207,23 @@ Status RedisLockFile::Open(const char* name, unsigned flags, const Config& confi
   return Status::OK();
 }
 
+Status RedisLockFile::Delete(const char* name, const Config& config, const std::string& config_text) {
+  std::unique_ptr<RedisLockFile> file;
+  Status s = Open(name, H5F_ACC_RDWR, config, config_text, HADDR_UNDEF, &file);
+  if (!s.ok()) return s;
+  // H5FDdelete needs a fapl of the inner driver; remove the file while the
+  // lock is held, before closing (on POSIX the open descriptor stays valid).
+  InnerFapl fapl;
+  herr_t rc = -1;
+  if (fapl.SetDriver(config.inner).ok() && file->inner_->cls->del) {
+    ErrorStackGuard keep_errors;
+    rc = H5FDdelete(name, fapl.id());
+  }
+  Status closed = file->Close();
+  if (rc < 0) return Status::IoError(std::string("cannot delete '") + name + "' with the inner driver");
+  return closed;
+}
+
 RedisLockFile::~RedisLockFile() {
   if (inner_) Close();
 }

@@ -40,6 +40,9 @@ class RedisLockFile {
   // `config_text` is kept for fapl_get.
   static Status Open(const char* name, unsigned flags, const Config& config, const std::string& config_text,
                      haddr_t maxaddr, std::unique_ptr<RedisLockFile>* out);
+  // Deletes `name` with the inner driver, under the exclusive lock (deleting
+  // is writing: no reader has the file open meanwhile).
+  static Status Delete(const char* name, const Config& config, const std::string& config_text);
   ~RedisLockFile();
   RedisLockFile(const RedisLockFile&) = delete;
   RedisLockFile& operator=(const RedisLockFile&) = delete;

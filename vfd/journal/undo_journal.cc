@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/fd.h"
 #include "journal/crc32c.h"
 
 namespace h5redislock {
@@ -138,26 +139,9 @@ std::string DirectoryOf(const std::string& path) {
 
 // Makes a creation, rename or unlink in the file's directory durable.
 bool SyncDirectoryOf(const std::string& path) {
-  int fd = open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool synced = fsync(fd) == 0;
-  close(fd);
-  return synced;
+  Fd directory(open(DirectoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return directory.get() >= 0 && fsync(directory.get()) == 0;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -237,16 +221,16 @@ UndoJournal::UndoJournal(std::string data_path, std::string token, long long fen
       token_(std::move(token)),
       fence_(fence),
       durable_(durable) {
-  data_fd_ = open(data_path_.c_str(), O_RDONLY | O_CLOEXEC);
-  absent_ = data_fd_ < 0 && errno == ENOENT;
+  data_fd_.reset(open(data_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  absent_ = data_fd_.get() < 0 && errno == ENOENT;
   struct stat st;
-  if (data_fd_ >= 0 && fstat(data_fd_, &st) == 0) original_end_ = static_cast<uint64_t>(st.st_size);
+  if (data_fd_.get() >= 0 && fstat(data_fd_.get(), &st) == 0) original_end_ = static_cast<uint64_t>(st.st_size);
 }
 
 Status UndoJournal::Begin() {
-  if (data_fd_ < 0 && !absent_) return Errno("cannot read the old contents of", data_path_);
-  journal_fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-  if (journal_fd_ < 0) return Errno("cannot create the journal", path_);
+  if (data_fd_.get() < 0 && !absent_) return Errno("cannot read the old contents of", data_path_);
+  journal_fd_.reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644));
+  if (journal_fd_.get() < 0) return Errno("cannot create the journal", path_);
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kVersion;
@@ -256,10 +240,9 @@ Status UndoJournal::Begin() {
   header.flags = absent_ ? kFlagAbsent : 0;
   std::strncpy(header.token, token_.c_str(), sizeof header.token - 1);
   header.crc = Crc(&header, offsetof(Header, crc));
-  if (!WriteAll(journal_fd_, &header, sizeof header)) {
+  if (!WriteAll(journal_fd_.get(), &header, sizeof header)) {
     Status s = Errno("cannot write the journal", path_);
-    close(journal_fd_);
-    journal_fd_ = -1;
+    journal_fd_.reset();
     unlink(path_.c_str());  // nothing was written under it
     return s;
   }
@@ -271,11 +254,6 @@ Status UndoJournal::Begin() {
   Status s = SyncJournal();
   if (s.ok() && !SyncDirectoryOf(path_)) s = Errno("cannot sync the directory of", path_);
   return s;
-}
-
-UndoJournal::~UndoJournal() {
-  if (journal_fd_ >= 0) close(journal_fd_);
-  if (data_fd_ >= 0) close(data_fd_);
 }
 
 Status UndoJournal::Refused() const {
@@ -290,8 +268,7 @@ void UndoJournal::Poison(const Status& cause) {
 
 Status UndoJournal::RollBack(const std::function<Status()>& still_locked) {
   held_back_.clear();
-  if (journal_fd_ >= 0) close(journal_fd_);
-  journal_fd_ = -1;
+  journal_fd_.reset();
   bool rolled_back = false;
   return Recover(data_path_, still_locked, &rolled_back);
 }
@@ -317,7 +294,7 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
     uint64_t gap_end = next == saved_.end() ? end : std::min(end, next->first);
     uint64_t length = std::min(gap_end - at, kMaxRecord);
     if (bytes.size() < kRecordHeaderSize + length) bytes.resize(kRecordHeaderSize + length);
-    if (!PreadAll(data_fd_, bytes.data() + kRecordHeaderSize, length, at))
+    if (!PreadAll(data_fd_.get(), bytes.data() + kRecordHeaderSize, length, at))
       return Errno("cannot read the old contents of", data_path_);
     RecordHeader r{at, length, Crc(bytes.data() + kRecordHeaderSize, length), 0};
     r.header_crc = Crc(&r, offsetof(RecordHeader, header_crc));
@@ -325,9 +302,9 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
     // One write(2) per record: a killed process leaves it whole or torn,
     // never followed by the overwrite it protects. A failed one is cut off
     // (if that fails too, the session's poisoning keeps it last).
-    if (!WriteAll(journal_fd_, bytes.data(), kRecordHeaderSize + length)) {
+    if (!WriteAll(journal_fd_.get(), bytes.data(), kRecordHeaderSize + length)) {
       Status s = Errno("cannot write the journal", path_);
-      if (ftruncate(journal_fd_, static_cast<off_t>(journal_size_)) != 0)
+      if (ftruncate(journal_fd_.get(), static_cast<off_t>(journal_size_)) != 0)
         s = Status::IoError(s.message() + "; cutting the torn record off failed too: " + std::strerror(errno));
       return s;
     }
@@ -353,8 +330,8 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
 }
 
 Status UndoJournal::SyncJournal() {
-  if (synced_ || journal_fd_ < 0) return Status::OK();
-  if (fdatasync(journal_fd_) != 0) return Errno("cannot sync the journal", path_);
+  if (synced_ || journal_fd_.get() < 0) return Status::OK();
+  if (fdatasync(journal_fd_.get()) != 0) return Errno("cannot sync the journal", path_);
   synced_ = true;
   return Status::OK();
 }
@@ -435,14 +412,13 @@ Status UndoJournal::Flush(const Transfer& write) {
 Status UndoJournal::Commit(const Transfer& write) {
   Status s = Flush(write);
   if (!s.ok()) return s;
-  if (durable_ && data_fd_ >= 0 && fsync(data_fd_) != 0) return Errno("cannot sync", data_path_);
+  if (durable_ && data_fd_.get() >= 0 && fsync(data_fd_.get()) != 0) return Errno("cannot sync", data_path_);
   // Remove only our own journal: if we lost the lock, a later holder may
   // have rolled ours back and started its own under the same name.
   struct stat ours, named;
-  bool same = fstat(journal_fd_, &ours) == 0 && stat(path_.c_str(), &named) == 0 && ours.st_ino == named.st_ino &&
-              ours.st_dev == named.st_dev;
-  close(journal_fd_);
-  journal_fd_ = -1;
+  bool same = fstat(journal_fd_.get(), &ours) == 0 && stat(path_.c_str(), &named) == 0 &&
+              ours.st_ino == named.st_ino && ours.st_dev == named.st_dev;
+  journal_fd_.reset();
   if (!same) return Status::LockLost("the journal of '" + data_path_ + "' was replaced: the session was rolled back");
   if (unlink(path_.c_str()) != 0) return Errno("cannot remove the journal (commit)", path_);
   if (durable_) SyncDirectoryOf(path_);

@@ -69,6 +69,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
 #include "base/status.h"
 
 namespace h5redislock {
@@ -102,7 +103,7 @@ class UndoJournal {
   // durable, syncs it and its directory). A file that does not exist yet is
   // created after its journal, which says "undo = delete".
   Status Begin();
-  ~UndoJournal();
+  ~UndoJournal() = default;
   UndoJournal(const UndoJournal&) = delete;
   UndoJournal& operator=(const UndoJournal&) = delete;
 
@@ -151,9 +152,9 @@ class UndoJournal {
   const bool durable_;
   bool absent_ = false;  // the file did not exist when the session began
   uint64_t original_end_ = 0;
-  int journal_fd_ = -1;
+  Fd journal_fd_;
   uint64_t journal_size_ = 0;  // up to the end of the last whole record
-  int data_fd_ = -1;
+  Fd data_fd_;  // the file as it was when the session began, for Save
   Status poisoned_;
   bool synced_ = true;                  // nothing saved since the last sync
   std::map<uint64_t, uint64_t> saved_;  // start -> end of saved ranges, disjoint

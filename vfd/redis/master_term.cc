@@ -5,25 +5,12 @@
 #include <thread>
 
 #include "base/log.h"
+#include "redis/info_field.h"
 #include "redis/redis_connection.h"
 #include "redis/server_watch.h"
 
 namespace h5redislock {
 namespace {
-
-// The value of `field` in INFO's "field:value" lines; "" if absent.
-std::string InfoField(const std::string& info, const std::string& field) {
-  size_t at = 0;
-  while ((at = info.find(field + ":", at)) != std::string::npos) {
-    if (at == 0 || info[at - 1] == '\n') {
-      size_t start = at + field.size() + 1;
-      size_t end = info.find_first_of("\r\n", start);
-      return info.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    }
-    at += field.size();
-  }
-  return {};
-}
 
 // How long the server of `info` (INFO server) has certainly been up. Redis
 // counts uptime as the difference of two truncated seconds (now, and its

@@ -1,9 +1,10 @@
-// routes_test.cc: every way into the driver, with real programs in real
+// entry_points_test.cc: every way into the driver, with real programs in real
 // processes: unmodified C and Fortran programs and HDF5's own tools through
 // HDF5_DRIVER, a C++ program naming the driver, and the typed C API. Each
 // route is shown to take the lock, not merely to open files: while this test
 // process holds a write lock, the program fails after its timeout, naming the
-// file and this process.
+// file and this process. (How a lock is routed on to a Redis server is
+// routing_test.cc's.)
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>

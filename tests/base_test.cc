@@ -1,0 +1,66 @@
+// base_test.cc: the small tools of vfd/base that the rest stands on, without
+// a server: a descriptor an Fd owns is closed when the Fd goes or is reset;
+// a SharedArray is seen by a forked child and refuses memory it cannot map
+// (a copy without that check wrote through MAP_FAILED); HexString writes two
+// lower-case digits a byte.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+
+#include <cerrno>
+#include <new>
+
+#include "base/fd.h"
+#include "base/hex.h"
+#include "base/shared_array.h"
+#include "test_support.h"
+
+namespace h5redislock {
+namespace testing {
+namespace {
+
+bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+
+TEST(FdTest, ClosesWhatItOwnsWhenItGoesOrIsReset) {
+  int first = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(first, 0);
+  {
+    Fd fd(first);
+    EXPECT_EQ(fd.get(), first);
+    int second = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(second, 0);
+    fd.reset(second);
+    EXPECT_FALSE(IsOpen(first)) << "reset kept the descriptor it replaced";
+    EXPECT_TRUE(IsOpen(second));
+    first = second;
+  }
+  EXPECT_FALSE(IsOpen(first)) << "the descriptor outlived its Fd";
+  Fd none;
+  EXPECT_EQ(none.get(), -1);
+}
+
+TEST(SharedArrayTest, AChildsWritesAreSeenByItsParent) {
+  SharedArray<long> values(3);
+  EXPECT_EQ(values.size(), 3u);
+  EXPECT_EQ(values[0] + values[1] + values[2], 0);
+  ASSERT_EQ(WaitChild(RunChild([&] {
+              for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<long>(i) + 40;
+              return 0;
+            })),
+            0);
+  EXPECT_EQ(values[0], 40);
+  EXPECT_EQ(values[2], 42);
+}
+
+TEST(SharedArrayTest, MemoryThatCannotBeMappedThrows) {
+  EXPECT_THROW(SharedArray<char>(size_t{1} << 62), std::bad_alloc);
+}
+
+TEST(HexStringTest, TwoLowerCaseDigitsAByte) {
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff, 0x10};
+  EXPECT_EQ(HexString(bytes, sizeof bytes), "000fa5ff10");
+  EXPECT_EQ(HexString(bytes, 0), "");
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace h5redislock
