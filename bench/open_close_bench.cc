@@ -1,14 +1,14 @@
 // open_close_bench.cc: case 1, the uncontended open+close cycle: H5Fopen and
 // H5Fclose of a small file, read-only or read-write, with nobody else
 // around. The lock adds two requests to Redis (the ACQUIRE and LEAVE
-// scripts); the target is that it adds at most 1.2 x the time of two PINGs
+// functions); the target is that it adds at most 1.2 x the time of two PINGs
 // to sec2's cycle.
 //
 // Beside them, to explain the result: the polling lock around sec2 (case
 // 6); the driver's lock alone, without HDF5 (lock_clients.h), which tells
 // the protocol's cost from the rest of the driver's; the floor lock, two
-// trivial requests, which is what the target allows; two EVALSHAs of a
-// script that only returns, the least two scripted requests cost; and two
+// trivial requests, which is what the target allows; two FCALLs of a
+// function that only returns, the least two requests to functions cost; and two
 // PINGs through the driver's own connection class, which shows what it adds
 // to every request.
 //
@@ -91,14 +91,14 @@ void OpenClose(benchmark::State& state, bool write) {
   auto floor_lock = LockClient::Make(LockKind::kFloor);
   auto driver_connection = ConnectToRedis();
   redisContext* plain = ConnectPlain();
-  const std::string empty_script = LoadEmptyScript(plain);
+  const std::string empty_function = LoadEmptyFunction(plain);
   std::vector<Contender> contenders = {
       {"sec2", FileCycle(*sec2, write)},
       {"redislock", FileCycle(*ours, write)},
       {"polling", FileCycle(*polling, write)},
       {"lock", LockCycle(*lock, write)},
       {"floor", LockCycle(*floor_lock, write)},
-      {"two_scripts", TwoRequests(plain, EmptyScriptCommand(empty_script))},
+      {"two_scripts", TwoRequests(plain, EmptyFunctionCommand(empty_function))},
       {"two_pings", TwoRequests(plain, {"PING"})},
       {"two_driver_pings", TwoDriverPings(*driver_connection)},
   };

@@ -17,17 +17,17 @@ redisContext* ConnectPlain() {
   return c;
 }
 
-std::string LoadEmptyScript(redisContext* c) {
-  auto* loaded = static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %s", "return 1"));
-  if (!loaded || loaded->type != REDIS_REPLY_STRING) Fatal("SCRIPT LOAD failed");
-  std::string sha(loaded->str, loaded->len);
+std::string LoadEmptyFunction(redisContext* c) {
+  const char* library = "#!lua name=h5rl_bench\nredis.register_function('h5rl_bench_empty', function() return 1 end)";
+  auto* loaded = static_cast<redisReply*>(redisCommand(c, "FUNCTION LOAD REPLACE %s", library));
+  if (!loaded || loaded->type == REDIS_REPLY_ERROR) Fatal("FUNCTION LOAD failed");
   freeReplyObject(loaded);
-  return sha;
+  return "h5rl_bench_empty";
 }
 
-std::vector<std::string> EmptyScriptCommand(const std::string& sha) {
-  return {"EVALSHA", sha, "5", "k:state", "k:lease", "k:queue", "k:held", "k:info",
-          "token", "w", "10000", "{}", "1", "600000"};
+std::vector<std::string> EmptyFunctionCommand(const std::string& name) {
+  return {"FCALL", name, "3", "k:lock", "k:q", "k:lease", "token", "w", "10000",
+          "4711 123456 0123456789abcdef/4026531836/4026531834 - - node7", "w", "600000"};
 }
 
 bool Request(redisContext* c, const std::vector<std::string>& argv) {

@@ -1,6 +1,6 @@
 // plain_redis.h: requests as any Redis client sends them, on a plain hiredis
-// connection: the baselines' side of the comparisons (PING, and EVALSHA of a
-// script that only returns).
+// connection: the baselines' side of the comparisons (PING, and FCALL of a
+// function that only returns).
 //
 // Thread-safety: a connection belongs to one thread.
 #ifndef H5REDISLOCK_BENCH_PLAIN_REDIS_H_
@@ -17,12 +17,12 @@ namespace bench {
 // A connection to the benchmark's server; exits on failure (environment.h).
 redisContext* ConnectPlain();
 
-// Loads the script "return 1"; returns its SHA1. Exits on failure.
-std::string LoadEmptyScript(redisContext* c);
+// Loads a function that only returns; returns its name. Exits on failure.
+std::string LoadEmptyFunction(redisContext* c);
 
-// EVALSHA of that script with as many keys and arguments as the driver's
-// ACQUIRE: the least a scripted request of that shape costs.
-std::vector<std::string> EmptyScriptCommand(const std::string& sha);
+// FCALL of that function with as many keys and arguments as the driver's
+// ACQUIRE: the least a request of that shape to a function costs.
+std::vector<std::string> EmptyFunctionCommand(const std::string& name);
 
 // Sends `argv` and reads the reply; false on a transport failure or an error
 // reply.

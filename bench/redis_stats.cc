@@ -36,7 +36,7 @@ long long ServerStats::Requests() const {
     auto it = calls.find(command);
     return it == calls.end() ? 0 : it->second;
   };
-  const long long scripts = count("evalsha") + count("eval");
+  const long long scripts = count("fcall") + count("evalsha") + count("eval");
   return scripts > 0 ? scripts + count("blpop") : TotalCalls();
 }
 

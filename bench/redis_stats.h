@@ -3,9 +3,10 @@
 // (INFO cpu). The benchmark's server is private, so a difference is exactly
 // what the measured code caused.
 //
-// commandstats counts the commands a Lua script runs as well as the EVALSHA
-// that ran it: with scripts, the count is the server's work, and the requests
-// clients sent are the EVALSHA, EVAL and BLPOP calls alone.
+// commandstats counts the commands a Lua function or script runs as well as
+// the FCALL or EVALSHA that ran it: with them, the count is the server's
+// work, and the requests clients sent are the FCALL, EVALSHA, EVAL and BLPOP
+// calls alone.
 #ifndef H5REDISLOCK_BENCH_REDIS_STATS_H_
 #define H5REDISLOCK_BENCH_REDIS_STATS_H_
 
@@ -23,8 +24,9 @@ struct ServerStats {
 
   // Calls of every command, without the INFO commands that read the stats.
   long long TotalCalls() const;
-  // Requests clients sent: if scripts ran, the EVALSHA, EVAL and BLPOP calls
-  // (what else was counted ran inside the scripts); otherwise every call.
+  // Requests clients sent: if functions or scripts ran, the FCALL, EVALSHA,
+  // EVAL and BLPOP calls (what else was counted ran inside them); otherwise
+  // every call.
   // Right for the schemes measured here: the driver sends nothing but
   // scripts and BLPOP, the polling lock no script at all.
   long long Requests() const;

@@ -142,7 +142,7 @@ def case1(t, results):
         t.add(f"6  {mode}: polling − sec2 vs 2 × PING", minus(get_("polling_us"), get_("sec2_us")), pings, "us",
               ratio=get_("polling_added_vs_two_pings"))
     get_ = lambda key: get(c, "open_close/read", key)
-    t.add("1  2 × empty EVALSHA vs 2 × PING", get_("two_scripts_us"), get_("two_pings_us"), "us",
+    t.add("1  2 × empty FCALL vs 2 × PING", get_("two_scripts_us"), get_("two_pings_us"), "us",
           ratio=get_("scripts_vs_two_pings"))
     t.add("1  client thread CPU, redislock − sec2, vs 2 × PING's (read)",
           minus(get_("redislock_cpu_us"), get_("sec2_cpu_us")), get_("two_pings_cpu_us"), "us",
@@ -209,7 +209,7 @@ def case5(t, results):
         for wait in waits:
             t.add(f"{number}  {scheme} wait {wait}", get(c, f"commands/{scheme}/wait_{wait}", "commands"), base, "",
                   target if wait != "1ms" else None, digits=1)
-    t.add("5  redislock requests (EVALSHA, BLPOP) per cycle, wait 1 s",
+    t.add("5  redislock requests (FCALL, BLPOP) per cycle, wait 1 s",
           get(c, "commands/redislock/wait_1s", "requests"), None, "", digits=1)
     t.add("5  Redis CPU per uncontended redislock cycle vs per PING",
           get(c, "commands/redislock/uncontended", "server_cpu_us"), get(c, "ping", "server_cpu_us"), "us", digits=1)
