@@ -3,8 +3,8 @@
 #include <sys/random.h>
 
 #include <atomic>
-#include <cstdio>
 
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/process_identity.h"
 
@@ -18,9 +18,7 @@ std::string NewToken() {
     ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
     if (n > 0) got += static_cast<size_t>(n);
   }
-  char hex[33];
-  for (size_t i = 0; i < sizeof bytes; ++i) std::snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
-  return std::string(hex, 32);
+  return HexString(bytes, sizeof bytes);
 }
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
