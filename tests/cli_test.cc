@@ -543,8 +543,8 @@ TEST_P(BreakFencesTest, BreakFencesAHolderThatMayBeAlive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StoppedOrRunning, BreakFencesTest, ::testing::Values(true, false),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "Stopped" : "Running";
+                         [](const ::testing::TestParamInfo<bool>& test) {
+                           return test.param ? "Stopped" : "Running";
                          });
 
 // break asks on a terminal, and without one does nothing unless told --yes.

@@ -117,9 +117,9 @@ INSTANTIATE_TEST_SUITE_P(
                                          WriteSession::kUpdateAttributes, WriteSession::kGroups,
                                          WriteSession::kRewriteDataset),
                        ::testing::Bool(), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<std::tuple<WriteSession, bool, bool>>& info) {
-      return std::string(Name(std::get<0>(info.param))) + (std::get<1>(info.param) ? "Latest" : "Default") +
-             (std::get<2>(info.param) ? "Durable" : "");
+    [](const ::testing::TestParamInfo<std::tuple<WriteSession, bool, bool>>& test) {
+      return std::string(Name(std::get<0>(test.param))) + (std::get<1>(test.param) ? "Latest" : "Default") +
+             (std::get<2>(test.param) ? "Durable" : "");
     });
 
 // Writers killed at random moments of their sessions while readers read:

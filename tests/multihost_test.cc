@@ -663,7 +663,7 @@ TEST_P(MultiHostTest, CutOffWriterIsFencedAndTheFileStaysWhole) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Journal, MultiHostTest, ::testing::Values("undo", "off"),
-                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+                         [](const ::testing::TestParamInfo<const char*>& test) { return std::string(test.param); });
 
 }  // namespace
 }  // namespace testing

@@ -93,8 +93,8 @@ TEST_P(MixedConfigurations, NoSessionReadsOrUndoesAnother) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Other, MixedConfigurations, ::testing::Values(";journal=off", ";inner=stdio"),
-                         [](const ::testing::TestParamInfo<const char*>& info) {
-                           return std::string(info.param[1] == 'j' ? "JournalOff" : "InnerStdio");
+                         [](const ::testing::TestParamInfo<const char*>& test) {
+                           return std::string(test.param[1] == 'j' ? "JournalOff" : "InnerStdio");
                          });
 
 // A reader waits behind a writer, is granted together with another reader,

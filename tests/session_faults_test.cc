@@ -149,10 +149,10 @@ TEST_P(FailedWriteSession, NormalCloseRollsBackAndFails) {
 INSTANTIATE_TEST_SUITE_P(Faults, FailedWriteSession,
                          ::testing::Combine(::testing::Values(Fault::kFileSizeLimit, Fault::kFullFileSystem),
                                             ::testing::Bool()),
-                         [](const ::testing::TestParamInfo<std::tuple<Fault, bool>>& info) {
-                           return std::string(std::get<0>(info.param) == Fault::kFileSizeLimit ? "FileSizeLimit"
+                         [](const ::testing::TestParamInfo<std::tuple<Fault, bool>>& test) {
+                           return std::string(std::get<0>(test.param) == Fault::kFileSizeLimit ? "FileSizeLimit"
                                                                                                : "FullFileSystem") +
-                                  (std::get<1>(info.param) ? "Durable" : "");
+                                  (std::get<1>(test.param) ? "Durable" : "");
                          });
 
 // The disk fills up while the journal saves the old bytes of an overwrite, so

@@ -884,8 +884,8 @@ TEST_P(RedisRestartTest, RedisRestartGrantsWhileOldHolderIsValid) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AfterWritesOrAtOnce, RedisRestartTest, ::testing::Values(10, 1),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return info.param == 1 ? std::string("RightAfterTheOpen") : std::string("AfterWrites");
+                         [](const ::testing::TestParamInfo<int>& test) {
+                           return test.param == 1 ? std::string("RightAfterTheOpen") : std::string("AfterWrites");
                          });
 
 // Found by the soak (a torn state): rolling back a journal (UndoJournal::

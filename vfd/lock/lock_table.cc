@@ -74,9 +74,9 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
       *out = it->second.held;
       return Status::OK();
     }
-    Entry fresh;
-    fresh.mode = mode;
-    entries_.emplace(table_key, std::move(fresh));
+    Entry acquiring;
+    acquiring.mode = mode;
+    entries_.emplace(table_key, std::move(acquiring));
   }
 
   auto lease = std::make_shared<LockLease>(RouterFor(config),
