@@ -158,6 +158,13 @@ TEST(ReplyErrorTest, CodesAreWholeWordsFirstOrAfterTheScriptsLocation) {
   EXPECT_EQ(ClassifyError("ERR Error running script (call to f_0a): @user_script:12: WRONGTYPE Operation against "
                           "a key holding the wrong kind of value"),
             ReplyError::kForeignData);
+  EXPECT_EQ(ClassifyError("ERR Error running script (call to f_0a): @user_script:1: @user_script: 1: -READONLY "
+                          "You can't write against a read only replica."),
+            ReplyError::kNotMaster);
+  EXPECT_EQ(ClassifyError("ERR user_script:1: READONLY You can't write against a read only replica. script: x"),
+            ReplyError::kNotMaster);
+  EXPECT_EQ(ClassifyError("H5REDISLOCK_CORRUPT entry x under h5redislock:{/READONLY/x.h5}"),
+            ReplyError::kForeignData) << "a code in a key name is not a code";
   EXPECT_EQ(ErrorCode("not an error code"), "");
 }
 

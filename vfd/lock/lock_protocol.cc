@@ -765,8 +765,7 @@ Status ScriptError(const LockKeys& keys, const std::string& error) {
                              ":state, :lease, ...), which may hold it now: upgrade every process that uses the "
                              "file, or wait until that lock is released and its keys expire: " + error);
     case ReplyError::kNoAuth:
-      return Status::Auth("Redis requires a password for " + where +
-                          " (give it in the url, by password_file= or in H5REDISLOCK_PASSWORD): " + error);
+      return PasswordRequired("Redis, for " + where + ",", error);
     case ReplyError::kNoPermission:
       return Status::Auth("the Redis user may not run the lock scripts on " + where +
                           " (see ACL in the README for what it needs): " + error);

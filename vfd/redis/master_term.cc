@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "redis/info_field.h"
 #include "redis/redis_connection.h"
+#include "redis/reply_error.h"
 #include "redis/server_watch.h"
 
 namespace h5redislock {
@@ -96,10 +97,8 @@ Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
     if (!IsErrorReply(r.get())) continue;
     const std::string error = ReplyString(r.get());
     // INFO is the first command on a connection: a missing password shows here.
-    if (error.rfind("NOAUTH", 0) == 0)
-      return Status::Auth("Redis at " + conn.endpoint().Describe() +
-                          " requires a password (give it in the url, by password_file= or in "
-                          "H5REDISLOCK_PASSWORD): " + error);
+    if (ClassifyError(error) == ReplyError::kNoAuth)
+      return PasswordRequired("Redis at " + conn.endpoint().Describe(), error);
     return Status::Auth("Redis at " + conn.endpoint().Describe() +
                         " refused INFO, which tells a restart or a failover (the user needs it): " + error);
   }

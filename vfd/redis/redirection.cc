@@ -5,6 +5,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "redis/reply_error.h"
+
 namespace h5redislock {
 namespace {
 
@@ -30,15 +32,16 @@ Redirection ParseRedirection(const redisReply* reply) {
   Redirection r;
   if (!reply || reply->type != REDIS_REPLY_ERROR) return r;
   std::string_view text(reply->str, reply->len);
-  if (text.rfind("MOVED ", 0) == 0 && ParseTarget(text.substr(6), &r)) {
-    r.kind = Redirection::Kind::kMoved;
-  } else if (text.rfind("ASK ", 0) == 0 && ParseTarget(text.substr(4), &r)) {
-    r.kind = Redirection::Kind::kAsk;
-  } else if (text.find("READONLY You can't write") != std::string_view::npos ||
-             (text.rfind("UNBLOCKED", 0) == 0 && text.find("replica") != std::string_view::npos)) {
-    r.kind = Redirection::Kind::kNotMaster;
-  } else if (text.rfind("TRYAGAIN", 0) == 0 || text.rfind("CLUSTERDOWN", 0) == 0) {
-    r.kind = Redirection::Kind::kTryAgain;
+  switch (ClassifyError(text)) {
+    case ReplyError::kMoved:
+      if (ParseTarget(text.substr(text.find(' ') + 1), &r)) r.kind = Redirection::Kind::kMoved;
+      break;
+    case ReplyError::kAsk:
+      if (ParseTarget(text.substr(text.find(' ') + 1), &r)) r.kind = Redirection::Kind::kAsk;
+      break;
+    case ReplyError::kNotMaster: r.kind = Redirection::Kind::kNotMaster; break;
+    case ReplyError::kTryAgain: r.kind = Redirection::Kind::kTryAgain; break;
+    default: break;
   }
   if (!r) return Redirection();
   r.text = std::string(text);

@@ -12,8 +12,8 @@
 //                                and the command's keys are split, or the
 //                                cluster is failing a node over: try again
 //                                shortly
-// Lua scripts report a refused call inside their own error text, so the
-// markers are looked for anywhere in it.
+// The codes are read as reply_error.h reads them (also inside a script's
+// error before Redis 7).
 //
 // Thread-safety: pure functions on values.
 #ifndef H5REDISLOCK_REDIRECTION_H_

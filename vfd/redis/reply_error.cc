@@ -19,12 +19,21 @@ bool StartsWith(std::string_view text, std::string_view prefix) { return text.su
 std::string_view ErrorCode(std::string_view text) {
   std::string_view code = FirstWord(text);
   if (!IsCode(code)) return {};
-  // Before Redis 7: "ERR Error running script (call to f_...): @user_script:12: WRONGTYPE ...".
-  if (code == "ERR" && StartsWith(text, "ERR Error running script")) {
-    const size_t at = text.find("@user_script:");
-    const size_t colon = at == std::string_view::npos ? at : text.find(": ", at);
-    if (colon != std::string_view::npos) {
-      std::string_view inner = FirstWord(text.substr(colon + 2));
+  // An error raised inside a script, as servers before Redis 7 (and some
+  // forks) report it: "ERR Error running script (call to f_...):
+  // @user_script:12: -WRONGTYPE ...", or "ERR user_script:1: READONLY ...".
+  // The code after the last location is the command's.
+  if (code == "ERR") {
+    size_t at = text.rfind("user_script:");
+    if (at != std::string_view::npos) {
+      std::string_view rest = text.substr(at + std::string_view("user_script:").size());
+      size_t digits = 0;
+      while (digits < rest.size() && rest[digits] == ' ') ++digits;
+      while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+      rest = rest.substr(digits);
+      if (StartsWith(rest, ": ")) rest = rest.substr(2);
+      if (StartsWith(rest, "-")) rest = rest.substr(1);
+      std::string_view inner = FirstWord(rest);
       if (IsCode(inner)) return inner;
     }
   }
@@ -51,6 +60,11 @@ ReplyError ClassifyError(std::string_view text) {
     if (StartsWith(text, "ERR unknown command")) return ReplyError::kUnknownCommand;
   }
   return ReplyError::kOther;
+}
+
+Status PasswordRequired(const std::string& where, const std::string& error) {
+  return Status::Auth(where + " requires a password (give it in the url, by password_file= or in "
+                              "H5REDISLOCK_PASSWORD): " + error);
 }
 
 }  // namespace h5redislock

@@ -10,7 +10,7 @@
 // An error raised inside a script or function by a command it called carries
 // that command's code first (Redis 7, Valkey); before Redis 7 it came after
 // the script's location ("ERR Error running script ...: @user_script:12:
-// WRONGTYPE ..."), where it is looked for too. Codes are matched as whole
+// -WRONGTYPE ..."), where it is looked for too. Codes are matched as whole
 // words, never as substrings of the prose ("ASK" is not in "TASK").
 //
 // The generic code ERR covers several things a client must tell apart: an
@@ -21,7 +21,10 @@
 #ifndef H5REDISLOCK_REPLY_ERROR_H_
 #define H5REDISLOCK_REPLY_ERROR_H_
 
+#include <string>
 #include <string_view>
+
+#include "base/status.h"
 
 namespace h5redislock {
 
@@ -48,6 +51,10 @@ std::string_view ErrorCode(std::string_view text);
 
 // What the error reply `text` means.
 ReplyError ClassifyError(std::string_view text);
+
+// The error for a server (`where`: "Redis at ...") that answered NOAUTH
+// (`error`): it needs a password, and where the driver takes one from.
+Status PasswordRequired(const std::string& where, const std::string& error);
 
 }  // namespace h5redislock
 

@@ -1,5 +1,7 @@
 #include "redis/sentinel_router.h"
 
+#include "redis/reply_error.h"
+
 #include "base/log.h"
 
 namespace h5redislock {
@@ -85,7 +87,7 @@ Status SentinelRouter::AskSentinel(const HostPort& sentinel, HostPort* master) c
   std::unique_ptr<RedisConnection> conn;
   Status s = RedisConnection::Open(anonymous, timeout_s(), &conn);
   if (s.ok()) s = conn->Command(ask, &reply);
-  if (s.ok() && IsErrorReply(reply.get()) && ReplyString(reply.get()).rfind("NOAUTH", 0) == 0) {
+  if (s.ok() && IsErrorReply(reply.get()) && ClassifyError(ReplyString(reply.get())) == ReplyError::kNoAuth) {
     s = RedisConnection::Open(endpoint_.Node(sentinel), timeout_s(), &conn);
     if (s.ok()) s = conn->Command(ask, &reply);
   }
