@@ -3,16 +3,22 @@
 // (tcp_relay.h); everyone else uses the server's unix socket.
 //
 // What is proven:
+//   * A grant whose reply was lost is taken by the waiter's retried ACQUIRE,
+//     and the lease the waiter then counts on is one that Redis has: a
+//     second writer is never granted while the first can still write. The
+//     retry renews the entry's lease in Redis, as its owner's renewal, and
+//     the client never counts on more of it than Redis said was left.
 //   * A waiter whose LEAVE for a dead holder of its host (reaping) fails
 //     tries again at its next liveness tick: a dead holder still frees the
 //     lock within about a tick once Redis answers, not after its lease.
 //
-// To watch it fail: keep a failed reaping LEAVE's tokens in the
-// acquisition's set of reaped entries (Acquisition::Reap,
-// vfd/lock/lock_protocol.cc). Then
+// To watch them fail: in kAcquire (vfd/lock/lock_protocol.cc), take out the
+// renewal in the branch for an entry that exists; or keep a failed reaping
+// LEAVE's tokens in the acquisition's set of reaped entries
+// (Acquisition::Reap). Then
 //   build/tests/lost_reply_test
-// shows the waiter getting the lock only when the dead holder's lease ran
-// out.
+// shows the first writer writing after the second was granted, and the
+// waiter getting the lock only when the dead holder's lease ran out.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -55,6 +61,55 @@ class LostReplyTest : public LockedFileTest {
   TcpRelay relay_{redis_.port()};
   std::unique_ptr<Puppet> holder_, waiter_;
 };
+
+// A writer waits in the queue through the relay. The relay goes silent, the
+// holder closes and the lock is granted to the waiter, whose connections are
+// then reset (its BLPOP breaks; the grant's reply is lost). Most of a lease
+// later the network is back: the waiter's retried ACQUIRE finds the grant
+// and its open returns. Then it is cut off again, so that only the lease
+// Redis holds for it protects it, and a second writer asks for the lock.
+// The first must have stopped writing before the second is granted.
+TEST_F(LostReplyTest, GrantWhoseReplyWasLostNeverOutlivesItsRedisLease) {
+  constexpr double kLease = 3;
+  const std::string path = MakeFile("lost-grant.h5", LocalConfig(2));
+  ASSERT_NO_FATAL_FAILURE(HoldAndQueue(path, kLease, kLease));
+  Puppet& first = *waiter_;
+
+  relay_.Pause();
+  ASSERT_TRUE(holder_->Ask('c')) << holder_->last_error();
+  const double granted = MonotonicSeconds();
+  relay_.Drop();
+  SleepSeconds(0.7 * kLease);
+  // Reset again what the waiter started meanwhile, so that the next thing it
+  // sends is its ACQUIRE, tried again (its lease keeper's next round comes a
+  // renewal period later).
+  relay_.Drop();
+  relay_.Resume();
+  ASSERT_TRUE(first.Opened()) << first.last_error();
+  relay_.Pause();
+  std::printf("the first writer's open returned %.3f s after its grant (lease %.1f s)\n",
+              first.opened_at() - granted, kLease);
+
+  Puppet second(path, LocalConfig(kLease), true);
+  std::vector<double> writes;  // when each of the first writer's writes finished
+  const double until = MonotonicSeconds() + 3 * kLease;
+  while (MonotonicSeconds() < until && first.Ask('w')) {
+    writes.push_back(first.last_write_done());
+    SleepSeconds(0.02);
+  }
+  ASSERT_TRUE(second.Opened()) << second.last_error();
+  int overlapping = 0;
+  for (double t : writes) overlapping += t >= second.opened_at();
+  std::printf("the first writer wrote %zu times after its open, its last write %.3f s after its grant; the second "
+              "writer was granted %.3f s after it; %d writes overlapped\n",
+              writes.size(), first.last_write_done() - granted, second.opened_at() - granted, overlapping);
+  EXPECT_FALSE(writes.empty()) << "the first writer could not write at all: " << first.last_error();
+  EXPECT_EQ(overlapping, 0) << "two writers: the first wrote after the second was granted";
+  EXPECT_LT(first.last_write_done(), second.opened_at());
+  EXPECT_TRUE(second.Ask('w')) << second.last_error();
+  EXPECT_TRUE(second.Ask('c')) << second.last_error();
+  relay_.Resume();
+}
 
 // A holder of this host dies while the waiter's network is silent: the
 // waiter sees it die at its next liveness tick, but its LEAVE for the dead

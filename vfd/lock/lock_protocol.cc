@@ -68,7 +68,14 @@
 // of its own (lease_keeper.h). Every script first *prunes* expired entries, so a holder that vanished (host down,
 // network cut) frees the lock at most one lease after its last renewal. Its
 // process, if it still runs, stops all I/O before that moment: see
-// lock_lease.h for the local deadline and its safety margin (fencing).
+// lock_lease.h for the local deadline and its safety margin (fencing). That
+// holds only if a client never counts on more of a lease than Redis has: it
+// counts from when it sent the command that told it how much was left, and
+// an ACQUIRE that finds its entry (a retry whose first reply was lost, a
+// waiter asking again) renews it first, as its owner's renewal. Without
+// that, a grant found most of a lease late would be used with the lease of
+// its first grant, and Redis would give the lock to another before the
+// holder stopped.
 //
 // *Fast recovery on one host.* A waiter learns from ACQUIRE who is ahead of it
 // (holders and earlier waiters, with host key, pid and start time). While it
@@ -279,19 +286,26 @@ end
 )lua";
 
 // ACQUIRE token mode lease_ms record may_wait retain_ms
-//   -> {'granted', fence, -1, {}, session mark or ''}
-//    | {'queued' | 'busy', 0, ms until the soonest lease expiry ahead, {views ahead}, now}
-// Idempotent: a retry with the same token reports the entry's current state.
+//   -> {'granted', fence, ms left of our entry's lease, {}, session mark or ''}
+//    | {'queued' | 'busy', 0, ms until the soonest lease expiry ahead, {views ahead}, now,
+//       ms left of our entry's lease (-1 for 'busy': there is none)}
+// Idempotent: a retry with the same token reports the entry's current state,
+// having renewed its lease (see below).
 const char kAcquire[] = R"lua(
 local token, mode, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local may_wait, retain = ARGV[5] == '1', tonumber(ARGV[6])
 prune()
 
+-- What the client may count on, from when it sent this command.
+local function left()
+  return tonumber(redis.call('ZSCORE', lease, token)) - now
+end
+
 -- `waited`: the entry queued before, so a grant may lie in its wake list.
 local function granted(fence, waited)
   if waited then redis.call('DEL', base .. ':wake:' .. token) end
   tidy(retain)
-  return {'granted', tonumber(fence), -1, {}, redis.call('HGET', state, 'session') or ''}
+  return {'granted', tonumber(fence), left(), {}, redis.call('HGET', state, 'session') or ''}
 end
 
 local function blocked(status)
@@ -307,12 +321,18 @@ local function blocked(status)
   if not rank then queued = redis.call('ZRANGE', queue, 0, -1)
   elseif rank > 0 then queued = redis.call('ZRANGE', queue, 0, rank - 1) end
   for _, t in ipairs(queued) do add(t) end
+  local ours = -1
+  if status == 'queued' then ours = left() end
   tidy(retain)
-  return {status, 0, math.max(soonest, -1), ahead, now}
+  return {status, 0, math.max(soonest, -1), ahead, now, ours}
 end
 
--- A retry, or a waiter asking again: every entry has a lease.
+-- A retry, or a waiter asking again: every entry has a lease. Its owner
+-- asks, so this renews it, as RENEW would (not a broken one's): the client
+-- counts the lease from this command, and a grant whose reply was lost,
+-- found here most of a lease later, must not keep its first expiry.
 if redis.call('ZSCORE', lease, token) then
+  if not record(token).broken then redis.call('ZADD', lease, now + lease_ms, token) end
   if redis.call('ZSCORE', queue, token) then promote() end
   local fence = redis.call('ZSCORE', held, token)
   if fence then return granted(fence, true) end
@@ -579,6 +599,15 @@ Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, con
 // cannot be used yet: a waiter asks again after a tick (ACQUIRE is
 // idempotent), where the router now says the lock lives, while its timeout
 // allows. A newcomer, which has no entry yet, fails at once.
+//
+// *The lease counted.* Whenever the client starts or moves its deadline from
+// a command's send time (LockLease::Start), Redis's expiry for the entry is
+// at least that send time plus what the deadline counts on. An ACQUIRE's
+// reply says how much of the entry's lease is left when Redis ran it; an
+// ACQUIRE that finds our entry (a retry whose first reply was lost, a waiter
+// asking again) renews it first, so that a grant found most of a lease late
+// is not used with its first lease. A grant popped from the wake list was
+// made, with a whole lease, after the ACQUIRE that found us queued had run.
 namespace {
 
 constexpr auto kLivenessTick = std::chrono::milliseconds(100);
@@ -672,7 +701,8 @@ class Acquisition {
   // A grant, and what using it depends on.
   struct Grant {
     long long fence = 0;
-    Clock::time_point sent;              // the lease counts from here
+    Clock::time_point sent;              // the lease counts from here,
+    std::chrono::milliseconds left{0};   // for this long (Redis's expiry is no sooner)
     std::shared_ptr<MasterTerm> term;    // of the master that made it
     Status replicated;                   // whether enough replicas have it (WAIT)
     SessionMark mark;                    // the lock's, as the grant found it
@@ -755,6 +785,7 @@ Status Acquisition::Ask(Grant* grant, bool* granted) {
   if (state == "granted") {
     *granted = true;
     grant->fence = ReplyInteger(ReplyElement(reply.get(), 1));
+    grant->left = std::chrono::milliseconds(ReplyInteger(ReplyElement(reply.get(), 2)));
     ParseSessionMark(ReplyString(ReplyElement(reply.get(), 4)), &grant->mark);
     return s;
   }
@@ -764,7 +795,7 @@ Status Acquisition::Ask(Grant* grant, bool* granted) {
   soonest_ms_ = ReplyInteger(ReplyElement(reply.get(), 2));
   now_ms_ = ReplyInteger(ReplyElement(reply.get(), 4));
   if (!busy_) {
-    lease_->Start(grant->sent);
+    lease_->Start(grant->sent, std::chrono::milliseconds(ReplyInteger(ReplyElement(reply.get(), 5))));
     queued_at_ = grant->sent;
   }
   return s;
@@ -827,6 +858,7 @@ Status Acquisition::Block(Grant* grant, bool* granted) {
   const size_t newline = pushed.find('\n');
   ParseSessionMark(newline == std::string::npos ? "" : pushed.substr(newline + 1), &grant->mark);
   grant->sent = queued_at_;
+  grant->left = lease_->lease();
   Vouch(*conn, grant);
   return s;
 }
@@ -845,7 +877,7 @@ void Acquisition::Vouch(RedisConnection& conn, Grant* grant) {
 // grant not usable yet fails with Unavailable, and is asked for again: the
 // entry stays, renewed by the keeper.
 Status Acquisition::Accept(const Grant& grant) {
-  lease_->Start(grant.sent);
+  lease_->Start(grant.sent, grant.left);
   if (!grant.replicated.ok()) return grant.replicated;
   if (!grant.term->Enlist(lease_->shared_from_this()))
     return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what_);
