@@ -600,6 +600,12 @@ Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, con
 // idempotent), where the router now says the lock lives, while its timeout
 // allows. A newcomer, which has no entry yet, fails at once.
 //
+// *Time.* The timeout runs from when the open began (AcquireRequest). Waiting
+// ends at the timeout's end (give_up_); every connect, command and wait made
+// for the acquisition, the last LEAVE included, ends connect_timeout later
+// (hard_end_: the thread's ScopedDeadline, redis_connection.h). A LEAVE left
+// no time is not sent: the entry expires with its lease.
+//
 // *The lease counted.* Whenever the client starts or moves its deadline from
 // a command's send time (LockLease::Start), Redis's expiry for the entry is
 // at least that send time plus what the deadline counts on. An ACQUIRE's
@@ -727,8 +733,8 @@ class Acquisition {
   const LockKeys& keys_;
   const Argv args_;                    // ACQUIRE's
   const std::string what_;             // "write lock on 'x.h5'"
-  const Clock::time_point started_;
   const Clock::time_point give_up_;    // waiting ends here: the timeout's end
+  const Clock::time_point hard_end_;   // every Redis call ends here: connect_timeout later
   // Where we stand, as the last ACQUIRE that did not grant said.
   bool busy_ = false;
   std::vector<LockEntry> ahead_;       // holders, and waiters before us
@@ -746,10 +752,11 @@ Acquisition::Acquisition(const AcquireRequest& request, const std::string& recor
       args_({lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record_json,
              request.timeout_s == 0 ? "0" : "1", std::to_string(lease->retain_ms())}),
       what_(std::string(ModeName(request.mode)) + " lock on '" + request.file + "'"),
-      started_(Clock::now()),
-      give_up_(request.timeout_s < 0 ? Clock::time_point::max() : Later(started_, request.timeout_s)) {}
+      give_up_(request.timeout_s < 0 ? Clock::time_point::max() : Later(request.started, request.timeout_s)),
+      hard_end_(Later(give_up_, router_.timeout_s())) {}
 
 Status Acquisition::Run(long long* fence, SessionMark* mark) {
+  ScopedDeadline bound(hard_end_);
   for (;;) {
     Grant grant;
     bool granted = false;
@@ -897,7 +904,7 @@ Status Acquisition::Accept(const Grant& grant) {
 bool Acquisition::MayTryAgain(const Status& failure) {
   const auto now = Clock::now();
   if (failure.code() != Status::Code::kUnavailable || !lease_->active() || now >= give_up_) return false;
-  std::this_thread::sleep_for(kLivenessTick);
+  std::this_thread::sleep_for(std::min<Clock::duration>(kLivenessTick, give_up_ - now));
   return true;
 }
 
@@ -911,7 +918,7 @@ Status Acquisition::Busy() const {
 Status Acquisition::TimedOut() {
   std::vector<LockEntry> holders;
   const std::string left = Leave(&holders);
-  return Status::Timeout("timed out after " + Seconds(InSeconds(Clock::now() - started_)) +
+  return Status::Timeout("timed out after " + Seconds(InSeconds(Clock::now() - request_.started)) +
                          " waiting for the " + what_ + "; " +
                          DescribeHolders(holders.empty() ? ahead_ : holders, now_ms_) + left);
 }
@@ -926,7 +933,8 @@ Status Acquisition::Failed(const Status& error) {
 // Takes our entry out of Redis, whatever state it reached (releasing the
 // lock if the grant came just now, unused: its session mark goes too), and
 // notes the holders after, for the message. Returns what the message must
-// add when that failed: the entry then stays until its lease runs out.
+// add when that failed, or was not tried for want of time: the entry then
+// stays until its lease runs out.
 std::string Acquisition::Leave(std::vector<LockEntry>* holders) {
   Reply reply;
   Status s = router_.Run(keys_.slot(), [&](RedisConnection& conn) {

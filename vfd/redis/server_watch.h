@@ -54,7 +54,8 @@ class ServerWatch {
 
   // Returns once the watch holds a connection to the pool's server, opening
   // (and admitting) one now if it has none. An error means the server could
-  // not be reached or identified; the pool's term has then ended.
+  // not be reached or identified; the pool's term has then ended, unless the
+  // caller's deadline (ScopedDeadline) cut the attempt short.
   Status Ensure();
 
  private:
