@@ -104,6 +104,11 @@
 // is failed over, the grants of its term are fenced (master_term.h); with
 // replicas=N a grant counts only once WAIT confirms N replicas have it, and a
 // renewal extends the local deadline only then (see "Failover" in README.md).
+// A server restarted without its data has forgotten every entry and grants
+// again at once: the holders from before are fenced when their watch sees
+// the restart (server_watch.h), and, for those whose path to it went silent
+// and who cannot see it, a grant of a server that has been up for less than
+// a lease is used only once it has (master_term.h: "Young servers").
 //
 // *Write sessions.* The lock keeps writers apart; what a writer that dies in
 // mid-session leaves behind is undone by its undo journal (undo_journal.h):
@@ -710,6 +715,7 @@ class Acquisition {
     Clock::time_point sent;              // the lease counts from here,
     std::chrono::milliseconds left{0};   // for this long (Redis's expiry is no sooner)
     std::shared_ptr<MasterTerm> term;    // of the master that made it
+    std::string server;                  // that master, for messages
     Status replicated;                   // whether enough replicas have it (WAIT)
     SessionMark mark;                    // the lock's, as the grant found it
   };
@@ -720,6 +726,7 @@ class Acquisition {
   Status Block(Grant* grant, bool* granted);
   void Vouch(RedisConnection& conn, Grant* grant);
   Status Accept(const Grant& grant);
+  Status AwaitServerAge(const Grant& grant);
   bool MayTryAgain(const Status& failure);
   // The endings without the lock, each with its message.
   Status Busy() const;
@@ -871,11 +878,17 @@ Status Acquisition::Block(Grant* grant, bool* granted) {
 }
 
 // Asks the master that granted, on the connection that brought the grant,
-// what using it depends on: whether enough replicas have it. A question that
-// fails leaves the answer "not yet": the grant is asked for again.
+// what using it depends on: whether enough replicas have it, and, if it
+// started less than a lease ago, who can reach it (master_term.h). A question
+// that fails leaves the answer "not yet": the grant is asked for again, or
+// waits for the server's age as if other hosts could reach it.
 void Acquisition::Vouch(RedisConnection& conn, Grant* grant) {
   grant->term = conn.term();
+  grant->server = conn.endpoint().Describe();
   grant->replicated = router_.ConfirmReplicated(conn, "the grant of the " + what_);
+  bool this_host_only = false;
+  if (grant->term->NeedsReach(lease_->lease()) && ReadServerReach(conn, &this_host_only).ok())
+    grant->term->NoteReach(this_host_only);
 }
 
 // The lease runs from the grant; it is used once enough replicas have the
@@ -888,13 +901,40 @@ Status Acquisition::Accept(const Grant& grant) {
   if (!grant.replicated.ok()) return grant.replicated;
   if (!grant.term->Enlist(lease_->shared_from_this()))
     return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what_);
-  // From a server that just started, once the holders from before it have
-  // had time to be fenced (MasterTerm::kRestartGrace).
-  grant.term->AwaitServerAge(std::min<Clock::duration>(MasterTerm::kRestartGrace, lease_->margin()));
-  Status s = grant.term->Watch();
+  Status s = AwaitServerAge(grant);
+  if (s.ok()) s = grant.term->Watch();
   // A grant that came late (a waiter paused meanwhile) may have no lease left.
   if (s.ok()) s = lease_->CheckValid("taking the lock");
   return s;
+}
+
+// Waits until the server that granted has been up long enough for its
+// grants to be used (MasterTerm::GrantUsableAt). The wait of a lease counts
+// against the timeout: if it would end after it, this fails at once, saying
+// why. The short grace of a server that only this host reaches (at most
+// kRestartGrace) is part of taking the grant, like a command, and counts
+// against connect_timeout: a timeout=0 open of `h5redislock run`'s
+// just-started server still gets its lock.
+Status Acquisition::AwaitServerAge(const Grant& grant) {
+  const Clock::time_point usable = grant.term->GrantUsableAt(lease_->lease(), lease_->margin());
+  const Clock::time_point now = Clock::now();
+  if (usable <= now) return Status::OK();
+  const bool this_host_only = grant.term->OnlyThisHostReaches();
+  if (usable > (this_host_only ? hard_end_ : give_up_)) {
+    const Clock::duration age = grant.term->ServerAge();
+    const std::string why = "Redis at " + grant.server + " started " + Seconds(InSeconds(age)) +
+                            " ago, and a server that young has its grants used only once it has been up for " +
+                            Seconds(InSeconds(age + (usable - now))) +
+                            (this_host_only ? " (time for the watches of holders from before a restart to see it)"
+                                            : " (the lease: holders from before a restart that lost its data, "
+                                              "which may not see it, must have stopped first)");
+    if (request_.timeout_s == 0) return Status::Busy(why + ", and timeout=0 forbids waiting");
+    return Status::Timeout(why + ", which is past the timeout");
+  }
+  Log(LogLevel::kDebug, "Redis at " + grant.server + " started just now: waiting before using its grant of the " +
+                            what_);
+  std::this_thread::sleep_until(usable);
+  return Status::OK();
 }
 
 // After a failure that may pass (Redis unreachable or failing over, the lock
