@@ -651,7 +651,7 @@ class Chaos {
 
   // Kills Redis (its state is lost) and starts it again, whatever the
   // writers are doing: their server watch fences them before the restarted
-  // server's grants are used (vfd/redis/server_watch.h, MasterTerm::AwaitServerAge).
+  // server's grants are used (vfd/redis/server_watch.h, MasterTerm::GrantUsableAt).
   bool RestartRedis() {
     shared_.last_redis_kill = MonotonicSeconds();
     redis_.Kill();

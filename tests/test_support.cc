@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -33,6 +33,19 @@ bool Reap(pid_t pid, double seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+// Whether a server listens on the unix socket at `path`. Its file exists from
+// the server's bind(), a moment before its listen(): a connect in between is
+// refused.
+bool Listens(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool listens = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (fd >= 0) close(fd);
+  return listens;
 }
 
 }  // namespace
@@ -163,8 +176,7 @@ void RedisServer::Start() {
   if (child < 0) throw std::runtime_error("fork failed");
   pid_ = child;
   for (int i = 0; i < 500; ++i) {  // up to 5 s for the socket
-    struct stat st;
-    if (stat(socket_.c_str(), &st) == 0) return;
+    if (Listens(socket_)) return;
     if (Reap(child, 0)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -40,7 +40,8 @@ DEFAULT_PLUGIN_DIR = "/usr/local/hdf5/lib/plugin"
 
 # The keys of the configuration string (vfd/lock/config.h).
 CONFIG_KEYS = frozenset((
-    "url", "timeout", "connect_timeout", "lease", "retain", "prefix", "key", "inner",
+    "url", "timeout", "connect_timeout", "lease", "linger", "retain", "prefix", "key", "inner",
+    "journal", "durable", "replicas", "replica_timeout",
     "user", "password_file", "tls_ca", "tls_cert", "tls_key", "tls_server_name"))
 
 

@@ -113,6 +113,12 @@ Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_nam
                                std::shared_ptr<HeldLock>* out) {
   LockTable& table = LockTable::ForThisProcess();
   const auto started = Clock::now();
+  // Each acquisition ends its Redis calls connect_timeout after its timeout;
+  // those of one open end connect_timeout after the open's (ScopedDeadline).
+  const ScopedDeadline bound(config.timeout_s < 0 ? Clock::time_point::max()
+                                                  : started + std::chrono::duration_cast<Clock::duration>(
+                                                                  std::chrono::duration<double>(
+                                                                      config.timeout_s + config.connect_timeout_s)));
   const SessionMark no_mark;
   for (int attempt = 0;; ++attempt) {
     bool fresh = false;

@@ -104,6 +104,8 @@ Status ParseConfig(std::string_view text, Config* out) {
       s = ParseSeconds(key, value, 0.001, &config.connect_timeout_s);
     } else if (key == "lease") {
       s = ParseSeconds(key, value, 0.5, &config.lease_s);
+    } else if (key == "linger") {
+      s = ParseSeconds(key, value, 0, &config.linger_s);
     } else if (key == "retain") {
       s = ParseSeconds(key, value, 0, &config.retain_s);
     } else if (key == "prefix") {
@@ -140,7 +142,7 @@ Status ParseConfig(std::string_view text, Config* out) {
       config.redis.tls.server_name = std::string(value);
     } else {
       s = Status::InvalidArgument("unknown config key '" + key +
-                                  "' (known: url, timeout, connect_timeout, lease, retain, prefix, key, inner, "
+                                  "' (known: url, timeout, connect_timeout, lease, linger, retain, prefix, key, inner, "
                                   "journal, durable, replicas, replica_timeout, user, password_file, tls_ca, "
                                   "tls_cert, tls_key, tls_server_name)");
     }
@@ -191,7 +193,7 @@ Status ParseConfig(std::string_view text, Config* out) {
 
 std::string Config::Describe() const {
   std::ostringstream s;
-  s << "url=" << redis.Describe() << ";timeout=" << timeout_s << ";lease=" << lease_s
+  s << "url=" << redis.Describe() << ";timeout=" << timeout_s << ";lease=" << lease_s << ";linger=" << linger_s
     << ";prefix=" << prefix << ";inner=" << inner << ";journal=" << (journal ? "undo" : "off")
     << ";durable=" << durable;
   if (replicas > 0) s << ";replicas=" << replicas << ";replica_timeout=" << replica_timeout_s;

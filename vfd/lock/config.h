@@ -8,7 +8,7 @@
 //   url=unix:///run/redis.sock; timeout=30; lease=10
 //
 // Keys (see Config for meanings and defaults): url, timeout, connect_timeout,
-// lease, retain, prefix, key, inner, journal, durable, replicas, replica_timeout, user, password_file,
+// lease, linger, retain, prefix, key, inner, journal, durable, replicas, replica_timeout, user, password_file,
 // tls_ca, tls_cert, tls_key, tls_server_name. An unknown key, a repeated key or a bad value is an error
 // naming that key; the password is never repeated in an error.
 //
@@ -28,11 +28,16 @@ namespace h5redislock {
 struct Config {
   static constexpr const char* kDefaultUrl = "redis://127.0.0.1:6379/0";
   static constexpr const char* kDefaultPrefix = "h5redislock:";
+  static constexpr double kDefaultLinger = 1.0;
 
   RedisEndpoint redis;            // url=; default $H5REDISLOCK_URL, else kDefaultUrl
   double timeout_s = 60;          // timeout=: wait for the lock; 0 fail at once; -1 forever
   double connect_timeout_s = 5;   // connect_timeout=: per connection attempt and command
   double lease_s = 10;            // lease=: a holder unheard of this long loses the lock
+  // linger=: after the last close of a file, this process keeps its lock this
+  // long (a later open costs no round trip), unless someone else wants it;
+  // 0: release at the last close (see "Lock caching" in lock_protocol.cc)
+  double linger_s = kDefaultLinger;
   double retain_s = 600;          // retain=: an idle lock's counters stay in Redis this long
   std::string prefix = kDefaultPrefix;  // prefix=: of every Redis key we touch
   std::string key;                // key=: the lock's name; empty: the file's canonical path

@@ -25,8 +25,8 @@ Clock::time_point LockLease::deadline() const {
   return Clock::time_point(std::chrono::nanoseconds(deadline_ns_.load(std::memory_order_acquire)));
 }
 
-void LockLease::Start(Clock::time_point sent_at) {
-  long long proposed = ToNs(sent_at + std::chrono::milliseconds(lease_ms_) - margin());
+void LockLease::Start(Clock::time_point sent_at, std::chrono::milliseconds left) {
+  long long proposed = ToNs(sent_at + left - margin());
   std::lock_guard<std::mutex> lock(mu_);
   started_ns_ = ToNs(sent_at);
   // A renewal sent later may have set a later deadline; a lost lease's is void.

@@ -57,11 +57,16 @@ class LockLease : public Fenceable, public std::enable_shared_from_this<LockLeas
   // that took the lock: a fork inherits the file, not the lock.
   Status CheckValid(const char* operation) const;
 
-  // An ACQUIRE sent at `sent_at` found or made the entry (queued or granted):
-  // the lease runs from then. Only for AcquireLock, before the lock is used:
-  // it also revives a lease lost while waiting (the waiter's entry vanished
-  // with a Redis restart or failover, and this ACQUIRE made a new one).
-  void Start(Clock::time_point sent_at);
+  // An ACQUIRE sent at `sent_at` found or made the entry (queued or
+  // granted), and `left` of the entry's lease remained in Redis when it ran
+  // it: the lease runs until sent_at + left, which is no later than Redis's
+  // expiry, as Redis ran the command after we sent it. (A deadline counted
+  // from a send time must never pass the expiry Redis has: a retried ACQUIRE
+  // that finds an old grant, whose reply was lost, renews the entry and says
+  // so.) Only for AcquireLock, before the lock is used: it also revives a
+  // lease lost while waiting (the waiter's entry vanished with a Redis
+  // restart or failover, and this ACQUIRE made a new one).
+  void Start(Clock::time_point sent_at, std::chrono::milliseconds left);
   // A renewal sent at `sent_at` found the entry and extended it.
   void Extend(Clock::time_point sent_at);
   // A renewal sent at `sent_at` found the entry gone (expired, broken, or
@@ -82,6 +87,7 @@ class LockLease : public Fenceable, public std::enable_shared_from_this<LockLeas
   const std::string& token() const { return token_; }
   const std::string& file() const { return file_; }
   long long lease_ms() const { return lease_ms_; }
+  std::chrono::milliseconds lease() const { return std::chrono::milliseconds(lease_ms_); }
   // The safety margin: how much sooner than Redis this process stops.
   std::chrono::milliseconds margin() const {
     return std::chrono::milliseconds(static_cast<long long>(lease_ms_ * kSafetyMarginFraction));

@@ -85,11 +85,13 @@
 // expiry that grants and queueing lower and a prune sets again: the
 // uncontended paths read a few fields, not the lock.
 //
-// A retried ACQUIRE (its reply lost, its connection broken, a waiter asking
-// again) finds its entry and reports where it stands; it also renews the
-// entry's lease from now, as its owner's renewal: the owner measures its
-// deadline from that retry's sending, and Redis's expiry must never come
-// before the owner's deadline.
+// That holds only if a client never counts on more of a lease than Redis
+// has: it counts from when it sent the command that told it how much was
+// left (every grant and queued reply says), and an ACQUIRE that finds its
+// entry (a retry whose first reply was lost, a waiter asking again) renews it
+// first, as its owner's renewal. Without that, a grant found most of a lease
+// late would be used with the lease of its first grant, and Redis would give
+// the lock to another before the holder stopped.
 //
 // *Fast recovery on one host.* A waiter learns from ACQUIRE who is ahead of it
 // (holders and earlier waiters, with host key, pid and start time). While it
@@ -120,6 +122,11 @@
 // is failed over, the grants of its term are fenced (master_term.h); with
 // replicas=N a grant counts only once WAIT confirms N replicas have it, and a
 // renewal extends the local deadline only then (see "Failover" in README.md).
+// A server restarted without its data has forgotten every entry and grants
+// again at once: the holders from before are fenced when their watch sees
+// the restart (server_watch.h), and, for those whose path to it went silent
+// and who cannot see it, a grant of a server that has been up for less than
+// a lease is used only once it has (master_term.h: "Young servers").
 //
 // *An older layout.* h5redislock before this protocol kept a lock in five
 // keys (<base>:state, :lease, :queue, :held, :info). A lock that such a
@@ -193,6 +200,7 @@
 
 #include "lock/lock_protocol.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -200,6 +208,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/log.h"
 #include "base/no_destructor.h"
 #include "base/process_identity.h"
 #include "redis/master_term.h"
@@ -487,10 +496,11 @@ end
 -- ACQUIRE token mode lease_ms who flags retain_ms
 --   who: pid start hostkey dev chan host (dev '-' unless a write session that keeps a journal);
 --   flags: w may wait, v with timeout=0, revoke cached holders that are all that is in the way
---   -> {'granted', fence, -1, {}, session mark or ''}
---    | {'queued' | 'busy', 0, soonest lease ahead (ms, -1: none), {views ahead}, now}
--- Idempotent: a retry with the same token reports the entry's state, and its lease runs again from now
--- (its owner's renewal: the owner measures its deadline from the retry's sending).
+--   -> {'granted', fence, ms left of the entry's lease, {}, session mark or ''}
+--    | {'queued' | 'busy', 0, soonest lease ahead (ms, -1: none), {views ahead}, now,
+--       ms left of the entry's lease (-1 for 'busy': there is none)}
+-- Idempotent: a retry with the same token reports the entry's state, having renewed its lease (not a
+-- broken one's): its owner measures its deadline from the retry's sending (section 1, "Leases").
 -- ==================================================================
 local function acquire(keys, args)
   bind(keys)
@@ -525,30 +535,29 @@ local function acquire(keys, args)
       end
       redis.call('HSET', lock, unpack(set))
       keep(lease_ms + retain, fresh, mark)
-      return {'granted', fence, -1, {}, mark or ''}
+      return {'granted', fence, lease_ms, {}, mark or ''}
     end
   end
   load()
   prune()
   local r = S.entries[token]
-  if r and not queued(r) then
-    r.expiry = now + r.lease
+  if r and not has(r, 'b') then
+    r.expiry = now + r.lease  -- its owner's renewal (see above)
     put(r)
+  end
+  if r and not queued(r) then
     redis.call('DEL', wake_key(token))
     store(retain)
-    return {'granted', r.fence, -1, {}, S.fields.j or ''}
+    return {'granted', r.fence, r.expiry - now, {}, S.fields.j or ''}
   end
-  if r then
-    r.expiry = now + r.lease  -- a waiter asking again: its lease runs from now, as its owner measures it
-    put(r)
-  else
+  if not r then
     r = {token = token, mode = mode, lease = lease_ms, expiry = now + lease_ms, fence = '0', since = now, granted = 0,
          flags = journal and 'j' or '-', who = who}
     local _, held = holders()
     if #waiters() == 0 and (not held or (held == 'r' and mode == 'r')) then
       grant(r)
       store(retain)
-      return {'granted', r.fence, -1, {}, S.fields.j or ''}
+      return {'granted', r.fence, r.expiry - now, {}, S.fields.j or ''}
     end
     local may_wait = string.find(flags, 'w', 1, true) ~= nil
     if not may_wait then
@@ -559,7 +568,7 @@ local function acquire(keys, args)
       end
       if not only_cached then
         local list, soonest = ahead_of(token)
-        return {'busy', 0, soonest, list, now}
+        return {'busy', 0, soonest, list, now, -1}
       end
     end
     local seq = (tonumber(S.fields.s) or 0) + 1
@@ -575,10 +584,10 @@ local function acquire(keys, args)
   r = S.entries[token]
   if not queued(r) then
     redis.call('DEL', wake_key(token))
-    return {'granted', r.fence, -1, {}, S.fields.j or ''}
+    return {'granted', r.fence, r.expiry - now, {}, S.fields.j or ''}
   end
   local list, soonest = ahead_of(token)
-  return {'queued', 0, soonest, list, now}
+  return {'queued', 0, soonest, list, now, r.expiry - now}
 end
 
 -- ==================================================================
@@ -792,6 +801,42 @@ Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, con
 // ============================================================================
 // 4. Taking a lock
 // ============================================================================
+//
+// The waiter's side of the protocol: one Acquisition per attempt, whose
+// steps come in this order.
+//
+//   Ask      ACQUIRE: granted at once; or queued (busy, with timeout=0), and
+//            who is ahead
+//   Reap     LEAVE for the entries of dead processes of this host among those
+//            ahead, and ask again: the lock may be ours now
+//   Block    BLPOP on our wake list until the grant comes, the soonest lease
+//            ahead ends (ask again: ACQUIRE prunes it) or the timeout; reaping
+//            at every liveness tick meanwhile
+//   Accept   a grant, from ACQUIRE or BLPOP: its lease runs; it is used once
+//            enough replicas have it (WAIT), its master's term holds it, the
+//            server has been up long enough and its watch is on
+//            (master_term.h, server_watch.h)
+//   give up  LEAVE our entry, and say why: busy, timed out, or the error
+//
+// Redis unreachable or failing over, the lock's slot moving, a grant that
+// cannot be used yet: a waiter asks again after a tick (ACQUIRE is
+// idempotent), where the router now says the lock lives, while its timeout
+// allows. A newcomer, which has no entry yet, fails at once.
+//
+// *Time.* The timeout runs from when the open began (AcquireRequest). Waiting
+// ends at the timeout's end (give_up_); every connect, command and wait made
+// for the acquisition, the last LEAVE included, ends connect_timeout later
+// (hard_end_: the thread's ScopedDeadline, redis_connection.h). A LEAVE left
+// no time is not sent: the entry expires with its lease.
+//
+// *The lease counted.* Whenever the client starts or moves its deadline from
+// a command's send time (LockLease::Start), Redis's expiry for the entry is
+// at least that send time plus what the deadline counts on. An ACQUIRE's
+// reply says how much of the entry's lease is left when Redis ran it; an
+// ACQUIRE that finds our entry (a retry whose first reply was lost, a waiter
+// asking again) renews it first, so that a grant found most of a lease late
+// is not used with its first lease. A grant popped from the wake list was
+// made, with a whole lease, after the ACQUIRE that found us queued had run.
 namespace {
 
 constexpr auto kLivenessTick = std::chrono::milliseconds(100);
@@ -858,51 +903,309 @@ Status UnexpectedReply(const LockKeys& keys, const char* script) {
                          keys.lock_name() + "' (is another program using the prefix?)");
 }
 
-// Entries of dead processes of this host among `entries`, not yet reaped.
-std::vector<std::string> DeadEntries(const std::vector<LockEntry>& entries, std::set<std::string>* reaped) {
-  std::vector<std::string> dead;
-  for (const LockEntry& e : entries) {
-    if (reaped->count(e.token)) continue;
-    if (CheckLiveness(e.host_key, e.pid, e.start) == Liveness::kDead) {
-      dead.push_back(e.token);
-      reaped->insert(e.token);
-    }
-  }
-  return dead;
-}
-
-// Gives up waiting: removes our entry (releasing it if the grant came just
-// now) and returns the holders for the error message.
-Status GiveUp(RedisConnection& conn, const LockLease& lease, std::vector<LockEntry>* holders,
-              long long* now_ms) {
-  Reply reply;
-  Status s = RunScript(conn, Script::kLeave, lease.keys(),
-                       {std::to_string(lease.retain_ms()), "dc", lease.token()}, &reply);
-  if (!s.ok()) return s;
-  if (!ParseEntries(ReplyElement(reply.get(), 1), holders)) return UnexpectedReply(lease.keys(), "LEAVE");
-  *now_ms = ReplyInteger(ReplyElement(reply.get(), 2));
-  return Status::OK();
-}
-
-// The lock is ours, granted in `term` by a command sent no earlier than
-// `sent`: the lease runs from then, and is fenced when that master's term
-// ends. It is used only once the server's watch would see that end
-// (server_watch.h), and, from a server that just started, once the holders
-// from before it have had time to be fenced (MasterTerm::kRestartGrace). An
-// error if the term has ended already: a grant from a restarted or
-// failed-over master cannot be trusted; ask again where the lock lives.
-Status TakeGrant(LockLease* lease, Clock::time_point sent, MasterTerm& term, const std::string& what) {
-  lease->Start(sent);
-  if (!term.Enlist(lease->shared_from_this()))
-    return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what);
-  term.AwaitServerAge(std::min<Clock::duration>(MasterTerm::kRestartGrace, lease->margin()));
-  return term.Watch();
-}
-
 std::string Seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g s", s);
   return buf;
+}
+
+double InSeconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// `t` plus `s` seconds; max() stays max() (a wait without end).
+Clock::time_point Later(Clock::time_point t, double s) {
+  if (t == Clock::time_point::max()) return t;
+  return t + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+class Acquisition {
+ public:
+  Acquisition(const AcquireRequest& request, const std::string& record, LockLease* lease);
+  Acquisition(const Acquisition&) = delete;
+  Acquisition& operator=(const Acquisition&) = delete;
+
+  // Takes the lock: see AcquireLock.
+  Status Run(long long* fence, SessionMark* mark);
+
+ private:
+  // A grant, and what using it depends on.
+  struct Grant {
+    long long fence = 0;
+    Clock::time_point sent;              // the lease counts from here,
+    std::chrono::milliseconds left{0};   // for this long (Redis's expiry is no sooner)
+    std::shared_ptr<MasterTerm> term;    // of the master that made it
+    std::string server;                  // that master, for messages
+    Status replicated;                   // whether enough replicas have it (WAIT)
+    SessionMark mark;                    // the lock's, as the grant found it
+  };
+
+  // The steps.
+  Status Ask(Grant* grant, bool* granted);
+  bool Reap();
+  Status Block(Grant* grant, bool* granted);
+  void Vouch(RedisConnection& conn, Grant* grant);
+  Status Accept(const Grant& grant);
+  Status AwaitServerAge(const Grant& grant);
+  bool MayTryAgain(const Status& failure);
+  // The endings without the lock, each with its message.
+  Status Busy() const;
+  Status TimedOut();
+  Status Failed(const Status& error);
+  std::string Leave(std::vector<LockEntry>* holders);
+
+  const AcquireRequest& request_;
+  LockLease* const lease_;
+  Router& router_;
+  const LockKeys& keys_;
+  const Argv args_;                    // ACQUIRE's
+  const std::string what_;             // "write lock on 'x.h5'"
+  const Clock::time_point give_up_;    // waiting ends here: the timeout's end
+  const Clock::time_point hard_end_;   // every Redis call ends here: connect_timeout later
+  // Where we stand, as the last ACQUIRE that did not grant said.
+  bool busy_ = false;
+  std::vector<LockEntry> ahead_;       // holders, and waiters before us
+  long long now_ms_ = 0;               // Redis's clock then
+  long long soonest_ms_ = -1;          // until the soonest lease ahead ends; -1: none
+  Clock::time_point queued_at_;        // when the ACQUIRE that found us queued was sent
+  std::set<std::string> reaped_;       // entries of dead processes removed already
+};
+
+Acquisition::Acquisition(const AcquireRequest& request, const std::string& record, LockLease* lease)
+    : request_(request),
+      lease_(lease),
+      router_(lease->router()),
+      keys_(lease->keys()),
+      args_({lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record,
+             request.timeout_s == 0 ? "" : "w", std::to_string(lease->retain_ms())}),
+      what_(std::string(ModeName(request.mode)) + " lock on '" + request.file + "'"),
+      give_up_(request.timeout_s < 0 ? Clock::time_point::max() : Later(request.started, request.timeout_s)),
+      hard_end_(Later(give_up_, router_.timeout_s())) {}
+
+Status Acquisition::Run(long long* fence, SessionMark* mark) {
+  ScopedDeadline bound(hard_end_);
+  for (;;) {
+    Grant grant;
+    bool granted = false;
+    Status s = Ask(&grant, &granted);
+    if (s.ok() && !granted) {
+      if (Reap()) continue;
+      if (busy_) return Busy();
+      if (Clock::now() >= give_up_) return TimedOut();
+      s = Block(&grant, &granted);
+    }
+    if (s.ok() && granted) s = Accept(grant);
+    if (s.ok() && granted) {
+      *fence = grant.fence;
+      *mark = grant.mark;
+      return s;
+    }
+    if (!s.ok() && !MayTryAgain(s)) return Failed(s);
+  }
+}
+
+// ACQUIRE. Granted: *granted, and *grant says how. Otherwise it notes where
+// we stand: who is ahead, and, if queued, how long our entry lives.
+Status Acquisition::Ask(Grant* grant, bool* granted) {
+  Reply reply;
+  Status s = router_.Run(keys_.slot(), [&](RedisConnection& conn) {
+    grant->sent = Clock::now();
+    Status run = RunScript(conn, Script::kAcquire, keys_, args_, &reply);
+    if (run.ok() && ReplyString(ReplyElement(reply.get(), 0)) == "granted") Vouch(conn, grant);
+    return run;
+  });
+  if (!s.ok()) return s;
+  const std::string state = ReplyString(ReplyElement(reply.get(), 0));
+  if (state == "granted") {
+    *granted = true;
+    grant->fence = ReplyInteger(ReplyElement(reply.get(), 1));
+    grant->left = std::chrono::milliseconds(ReplyInteger(ReplyElement(reply.get(), 2)));
+    ParseSessionMark(ReplyString(ReplyElement(reply.get(), 4)), &grant->mark);
+    return s;
+  }
+  if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead_))
+    return UnexpectedReply(keys_, "ACQUIRE");
+  busy_ = state == "busy";
+  soonest_ms_ = ReplyInteger(ReplyElement(reply.get(), 2));
+  now_ms_ = ReplyInteger(ReplyElement(reply.get(), 4));
+  if (!busy_) {
+    lease_->Start(grant->sent, std::chrono::milliseconds(ReplyInteger(ReplyElement(reply.get(), 5))));
+    queued_at_ = grant->sent;
+  }
+  return s;
+}
+
+// Removes the entries of dead processes of this host among those ahead
+// (each token names exactly that dead attempt): true if any went, and the
+// lock may be ours now. One that could not be removed is tried again at the
+// next tick or answer.
+bool Acquisition::Reap() {
+  std::vector<std::string> dead;
+  for (const LockEntry& e : ahead_) {
+    if (!reaped_.count(e.token) && CheckLiveness(e.host_key, e.pid, e.start) == Liveness::kDead)
+      dead.push_back(e.token);
+  }
+  if (dead.empty()) return false;
+  Status s = router_.Run(keys_.slot(), [&](RedisConnection& conn) {
+    return RemoveEntries(conn, keys_, dead, lease_->retain_ms() / 1000.0);
+  });
+  if (!s.ok()) {
+    Log(LogLevel::kInfo, "could not remove the entries of dead processes from the " + what_ +
+                             ", will try again: " + s.message());
+    return false;
+  }
+  reaped_.insert(dead.begin(), dead.end());
+  return true;
+}
+
+// Waits on our wake list, on the master that serves the lock (the grant is
+// pushed there), until the grant comes (*granted), the soonest lease ahead
+// ends or the timeout; reaping at every tick.
+Status Acquisition::Block(Grant* grant, bool* granted) {
+  const auto now = Clock::now();
+  auto until = give_up_;
+  if (soonest_ms_ >= 0) until = std::min(until, now + std::chrono::milliseconds(soonest_ms_ + 20));
+  char wait_arg[32];
+  std::snprintf(wait_arg, sizeof wait_arg, "%.3f", std::max(InSeconds(until - now), 0.001));
+  ConnectionPool::Lease conn;
+  Status s = router_.Get(keys_.slot(), &conn);
+  if (!s.ok()) return s;
+  conn->TakeRedirection();
+  Reply popped;
+  s = conn->BlockingCommand({"BLPOP", keys_.WakeKey(lease_->token()), wait_arg},
+                            Later(until, router_.timeout_s()), kLivenessTick, [this] { Reap(); }, &popped);
+  HostPort ask;
+  const bool moved = router_.Reroute(conn, &ask);
+  if (!s.ok()) return s;
+  if (moved)
+    return Status::Unavailable("Redis at " + conn->endpoint().Describe() + " no longer serves the " + what_ +
+                               " (it moved, or its master was failed over)");
+  if (ReplyArraySize(popped.get()) != 2) return s;  // the wait ended: ask again
+  // A waiter that was paused, or whose entry Redis lost, may be handed a
+  // grant it can no longer trust: give it back rather than fail later.
+  s = lease_->CheckValid("taking the lock");
+  if (!s.ok()) return s;
+  *granted = true;
+  // The wake list holds "<fence>" or "<fence>\n<session mark>".
+  const std::string pushed = ReplyString(ReplyElement(popped.get(), 1));
+  grant->fence = std::strtoll(pushed.c_str(), nullptr, 10);
+  const size_t newline = pushed.find('\n');
+  ParseSessionMark(newline == std::string::npos ? "" : pushed.substr(newline + 1), &grant->mark);
+  grant->sent = queued_at_;
+  grant->left = lease_->lease();
+  Vouch(*conn, grant);
+  return s;
+}
+
+// Asks the master that granted, on the connection that brought the grant,
+// what using it depends on: whether enough replicas have it, and, if it
+// started less than a lease ago, who can reach it (master_term.h). A question
+// that fails leaves the answer "not yet": the grant is asked for again, or
+// waits for the server's age as if other hosts could reach it.
+void Acquisition::Vouch(RedisConnection& conn, Grant* grant) {
+  grant->term = conn.term();
+  grant->server = conn.endpoint().Describe();
+  grant->replicated = router_.ConfirmReplicated(conn, "the grant of the " + what_);
+  bool this_host_only = false;
+  if (grant->term->NeedsReach(lease_->lease()) && ReadServerReach(conn, &this_host_only).ok())
+    grant->term->NoteReach(this_host_only);
+}
+
+// The lease runs from the grant; it is used once enough replicas have the
+// grant, the master's term that made it holds it (it is fenced when the term
+// ends), the server is old enough and its watch would see it restart. A
+// grant not usable yet fails with Unavailable, and is asked for again: the
+// entry stays, renewed by the keeper.
+Status Acquisition::Accept(const Grant& grant) {
+  lease_->Start(grant.sent, grant.left);
+  if (!grant.replicated.ok()) return grant.replicated;
+  if (!grant.term->Enlist(lease_->shared_from_this()))
+    return Status::Unavailable("the Redis master restarted or was failed over as it granted the " + what_);
+  Status s = AwaitServerAge(grant);
+  if (s.ok()) s = grant.term->Watch();
+  // A grant that came late (a waiter paused meanwhile) may have no lease left.
+  if (s.ok()) s = lease_->CheckValid("taking the lock");
+  return s;
+}
+
+// Waits until the server that granted has been up long enough for its
+// grants to be used (MasterTerm::GrantUsableAt). The wait of a lease counts
+// against the timeout: if it would end after it, this fails at once, saying
+// why. The short grace of a server that only this host reaches (at most
+// kRestartGrace) is part of taking the grant, like a command, and counts
+// against connect_timeout: a timeout=0 open of `h5redislock run`'s
+// just-started server still gets its lock.
+Status Acquisition::AwaitServerAge(const Grant& grant) {
+  const Clock::time_point usable = grant.term->GrantUsableAt(lease_->lease(), lease_->margin());
+  const Clock::time_point now = Clock::now();
+  if (usable <= now) return Status::OK();
+  const bool this_host_only = grant.term->OnlyThisHostReaches();
+  if (usable > (this_host_only ? hard_end_ : give_up_)) {
+    const Clock::duration age = grant.term->ServerAge();
+    const std::string why = "Redis at " + grant.server + " started " + Seconds(InSeconds(age)) +
+                            " ago, and a server that young has its grants used only once it has been up for " +
+                            Seconds(InSeconds(age + (usable - now))) +
+                            (this_host_only ? " (time for the watches of holders from before a restart to see it)"
+                                            : " (the lease: holders from before a restart that lost its data, "
+                                              "which may not see it, must have stopped first)");
+    if (request_.timeout_s == 0) return Status::Busy(why + ", and timeout=0 forbids waiting");
+    return Status::Timeout(why + ", which is past the timeout");
+  }
+  Log(LogLevel::kDebug, "Redis at " + grant.server + " started just now: waiting before using its grant of the " +
+                            what_);
+  std::this_thread::sleep_until(usable);
+  return Status::OK();
+}
+
+// After a failure that may pass (Redis unreachable or failing over, the lock
+// moving, a grant not usable yet): true, after a tick, for a waiter whose
+// entry is in Redis and whose time is not up. Not after kUnsatisfiable (a
+// master with fewer replicas than asked for): no asking mends that.
+bool Acquisition::MayTryAgain(const Status& failure) {
+  const auto now = Clock::now();
+  if (failure.code() != Status::Code::kUnavailable || !lease_->active() || now >= give_up_) return false;
+  std::this_thread::sleep_for(std::min<Clock::duration>(kLivenessTick, give_up_ - now));
+  return true;
+}
+
+// timeout=0, and the lock is not free: ACQUIRE made no entry.
+Status Acquisition::Busy() const {
+  return Status::Busy("the " + what_ + " is not free and timeout=0 forbids waiting; " +
+                      DescribeHolders(ahead_, now_ms_));
+}
+
+// The timeout ran out while the lock was held by others.
+Status Acquisition::TimedOut() {
+  std::vector<LockEntry> holders;
+  const std::string left = Leave(&holders);
+  return Status::Timeout("timed out after " + Seconds(InSeconds(Clock::now() - request_.started)) +
+                         " waiting for the " + what_ + "; " +
+                         DescribeHolders(holders.empty() ? ahead_ : holders, now_ms_) + left);
+}
+
+// Any other ending: `error` says why.
+Status Acquisition::Failed(const Status& error) {
+  std::vector<LockEntry> holders;
+  const std::string left = Leave(&holders);
+  return Status::Error(error.code(), "cannot take the " + what_ + left + ": " + error.message());
+}
+
+// Takes our entry out of Redis, whatever state it reached (releasing the
+// lock if the grant came just now, unused: its session mark goes too), and
+// notes the holders after, for the message. Returns what the message must
+// add when that failed, or was not tried for want of time: the entry then
+// stays until its lease runs out.
+std::string Acquisition::Leave(std::vector<LockEntry>* holders) {
+  Reply reply;
+  Status s = router_.Run(keys_.slot(), [&](RedisConnection& conn) {
+    return RunScript(conn, Script::kLeave, keys_, {std::to_string(lease_->retain_ms()), "dc", lease_->token()},
+                     &reply);
+  });
+  if (s.ok() && !ParseEntries(ReplyElement(reply.get(), 1), holders)) s = UnexpectedReply(keys_, "LEAVE");
+  if (s.ok()) {
+    now_ms_ = ReplyInteger(ReplyElement(reply.get(), 2));
+    return "";
+  }
+  if (!lease_->active()) return "";  // no entry of ours that we know of
+  return " (its entry stays in Redis until its lease runs out: " + s.message() + ")";
 }
 
 }  // namespace
@@ -936,175 +1239,9 @@ std::string ThisProcessRecord(const std::string& session_dev) {
          word(session_dev) + " - " + word(id.host);
 }
 
-Status AcquireLock(const AcquireRequest& request, const std::string& record_json, LockLease* lease,
+Status AcquireLock(const AcquireRequest& request, const std::string& record, LockLease* lease,
                    long long* fence, SessionMark* mark) {
-  const LockKeys& keys = lease->keys();
-  Router& router = lease->router();
-  const int slot = keys.slot();
-  const auto started = Clock::now();
-  const bool forever = request.timeout_s < 0;
-  const auto give_up = forever ? Clock::time_point::max()
-                               : started + std::chrono::duration_cast<Clock::duration>(
-                                               std::chrono::duration<double>(request.timeout_s));
-  const std::string what = std::string(ModeName(request.mode)) + " lock on '" + request.file + "'";
-  const std::string grant = "the grant of the " + what;
-  const Argv args = {lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record_json,
-                     request.timeout_s == 0 ? "" : "w", std::to_string(lease->retain_ms())};
-  std::set<std::string> reaped;
-
-  // Redis unreachable, failing over, or the lock's slot moving: a queued
-  // waiter asks again (ACQUIRE is idempotent) until its timeout, where the
-  // router now says the lock lives; a newcomer fails at once.
-  auto may_retry = [&] {
-    if (!lease->active() || Clock::now() >= give_up) return false;
-    std::this_thread::sleep_for(kLivenessTick);
-    return true;
-  };
-  // A grant that cannot be used yet: too few replicas confirmed it (one may
-  // be resyncing after a failover), or the master that made it has been
-  // restarted or failed over since. It is asked for again while the timeout
-  // allows; the entry is there meanwhile, and the keeper renews it. Not when
-  // the master has fewer replicas than asked for (kUnsatisfiable): no
-  // amount of asking makes it confirm.
-  auto usable = [&](const Status& replicated, Clock::time_point sent, MasterTerm& term) {
-    if (!replicated.ok()) {
-      lease->Start(sent);
-      return replicated;
-    }
-    return TakeGrant(lease, sent, term, what);
-  };
-  // Reaps entries of dead processes of this host.
-  auto remove = [&](const std::vector<std::string>& tokens) {
-    return router.Run(slot, [&](RedisConnection& c) {
-      return RemoveEntries(c, keys, tokens, lease->retain_ms() / 1000.0);
-    });
-  };
-  long long now_ms = 0;
-  std::vector<LockEntry> ahead;
-  Clock::time_point queued_at;  // when the last ACQUIRE that found us queued was sent
-  Status s;
-  for (;;) {
-    Reply reply;
-    Clock::time_point sent;
-    std::shared_ptr<MasterTerm> term;
-    Status replicated;
-    s = router.Run(slot, [&](RedisConnection& conn) {
-      sent = Clock::now();
-      term = conn.term();
-      replicated = Status::OK();
-      Status run = RunScript(conn, Script::kAcquire, keys, args, &reply);
-      if (run.ok() && ReplyString(ReplyElement(reply.get(), 0)) == "granted")
-        replicated = router.ConfirmReplicated(conn, grant);
-      return run;
-    });
-    if (!s.ok()) {
-      if (s.code() == Status::Code::kUnavailable && may_retry()) continue;
-      break;
-    }
-    const std::string state = ReplyString(ReplyElement(reply.get(), 0));
-    if (state == "granted") {
-      s = usable(replicated, sent, *term);
-      if (s.ok()) {
-        // A waiter that was paused, or whose entry Redis lost, may be handed
-        // a grant it can no longer trust: give it back rather than fail later.
-        s = lease->CheckValid("taking the lock");
-        if (!s.ok()) break;
-        *fence = ReplyInteger(ReplyElement(reply.get(), 1));
-        ParseSessionMark(ReplyString(ReplyElement(reply.get(), 4)), mark);
-        return s;
-      }
-      if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
-      break;
-    }
-    if ((state != "queued" && state != "busy") || !ParseEntries(ReplyElement(reply.get(), 3), &ahead)) {
-      s = UnexpectedReply(keys, "ACQUIRE");
-      break;
-    }
-    now_ms = ReplyInteger(ReplyElement(reply.get(), 4));
-    if (state == "queued") {
-      lease->Start(sent);
-      queued_at = sent;
-    }
-    std::vector<std::string> dead = DeadEntries(ahead, &reaped);
-    if (!dead.empty()) {
-      s = remove(dead);
-      if (!s.ok()) break;
-      continue;  // ask again: the lock may be ours now
-    }
-    if (state == "busy") {
-      return Status::Busy("the " + what + " is not free and timeout=0 forbids waiting; " +
-                          DescribeHolders(ahead, now_ms));
-    }
-    const auto now = Clock::now();
-    if (now >= give_up) break;
-    // Block until granted, the timeout, or the soonest lease ahead runs out
-    // (then ACQUIRE prunes it). Meanwhile, watch the processes ahead.
-    long long soonest_ms = ReplyInteger(ReplyElement(reply.get(), 2));
-    auto until = give_up;
-    if (soonest_ms >= 0) until = std::min(until, now + std::chrono::milliseconds(soonest_ms + 20));
-    double wait_s = std::chrono::duration<double>(until - now).count();
-    char wait_arg[32];
-    std::snprintf(wait_arg, sizeof wait_arg, "%.3f", std::max(wait_s, 0.001));
-    const auto local_deadline =
-        until + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(router.timeout_s()));
-    Status reap_status;
-    auto watch = [&] {
-      std::vector<std::string> gone = DeadEntries(ahead, &reaped);
-      if (gone.empty()) return;
-      reap_status = remove(gone);
-    };
-    // BLPOP on the master that serves the lock: the grant is pushed there.
-    ConnectionPool::Lease conn;
-    s = router.Get(slot, &conn);
-    if (!s.ok()) {
-      if (may_retry()) continue;
-      break;
-    }
-    conn->TakeRedirection();
-    Reply popped;
-    s = conn->BlockingCommand({"BLPOP", keys.WakeKey(lease->token()), wait_arg}, local_deadline, kLivenessTick,
-                              watch, &popped);
-    HostPort ask;
-    if (router.Reroute(conn, &ask) || !s.ok()) {
-      // The server failed, or the lock's slot moved, or its master was failed
-      // over: ask again where the lock lives now.
-      if (may_retry()) continue;
-      break;
-    }
-    if (ReplyArraySize(popped.get()) == 2) {
-      // Granted while we waited: given back if the lease ran out meanwhile (as
-      // above), asked for again if it cannot be used yet.
-      s = lease->CheckValid("taking the lock");
-      if (!s.ok()) break;
-      s = usable(router.ConfirmReplicated(*conn, grant), queued_at, *conn->term());
-      if (s.ok()) {
-        // The wake list holds "<fence>" or "<fence>\n<session mark>".
-        const std::string granted = ReplyString(ReplyElement(popped.get(), 1));
-        *fence = std::strtoll(granted.c_str(), nullptr, 10);
-        const size_t newline = granted.find('\n');
-        ParseSessionMark(newline == std::string::npos ? "" : granted.substr(newline + 1), mark);
-        return s;
-      }
-      if (s.code() != Status::Code::kUnsatisfiable && may_retry()) continue;
-      break;
-    }
-    // Timed out: ACQUIRE again, which prunes expired entries and tells us
-    // where we stand; the loop ends at give_up.
-    if (Clock::now() >= give_up) break;
-  }
-
-  // Failure: take our entry out of Redis, whatever state it reached.
-  std::vector<LockEntry> holders;
-  Status left = router.Run(slot, [&](RedisConnection& c) { return GiveUp(c, *lease, &holders, &now_ms); });
-  if (!s.ok()) {
-    if (!left.ok() && lease->active())
-      return s.WithContext("cannot take the " + what + " (its waiter entry expires within the lease)");
-    return s.WithContext("cannot take the " + what);
-  }
-  if (!left.ok()) return left.WithContext("cannot take the " + what);
-  const double waited = std::chrono::duration<double>(Clock::now() - started).count();
-  return Status::Timeout("timed out after " + Seconds(waited) + " waiting for the " + what + "; " +
-                         DescribeHolders(holders.empty() ? ahead : holders, now_ms));
+  return Acquisition(request, record, lease).Run(fence, mark);
 }
 
 // ============================================================================

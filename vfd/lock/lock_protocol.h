@@ -73,14 +73,18 @@ struct AcquireRequest {
   LockMode mode = LockMode::kRead;
   double timeout_s = 60;   // 0: never wait; < 0: wait forever
   std::string file;        // for messages
+  Clock::time_point started = Clock::now();  // when the open began: the timeout runs from then
 };
 
 // Takes the lock described by `lease` (its keys, token and lease length) in
 // `request.mode`, waiting up to the timeout. On success the lease is active,
 // *fence holds the fencing number of this grant and *mark the lock's session
 // mark as the grant found it. On failure nothing of this attempt is left in
-// Redis (the waiter entry is removed), and the error names the file, the mode
-// and the holders.
+// Redis (the waiter entry is removed, or, if Redis cannot be reached in the
+// time left, expires with its lease), and the error names the file, the mode
+// and the holders or the cause. It returns by started + timeout + the
+// router's connect timeout (unless it waits forever), give or take the
+// scheduling of the thread.
 //
 // While waiting, the lease keeper must renew the entry: `lease` is expected to
 // be registered with it (it ignores the lease until Activate()).

@@ -23,6 +23,19 @@ std::string NewToken() {
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The failure of an open that waited its whole timeout for another thread of
+// the process, itself waiting for the lock in Redis.
+Status OtherThreadTakesIt(const Config& config, LockMode mode, const std::string& file, Clock::time_point started) {
+  const std::string what = std::string(ModeName(mode)) + " lock on '" + file + "'";
+  if (config.timeout_s == 0)
+    return Status::Busy("the " + what + " is being taken by another thread of this process, and timeout=0 forbids "
+                        "waiting for it");
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%.3g s", SecondsSince(started));
+  return Status::Timeout(std::string("timed out after ") + waited + " waiting for the " + what +
+                         ", which another thread of this process is waiting for");
+}
+
 }  // namespace
 
 LockTable& LockTable::ForThisProcess() {
@@ -57,13 +70,23 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
                           const std::string& session_dev) {
   if (fresh) *fresh = false;
   const std::string table_key = config.redis.PoolKey() + '\0' + config.prefix + lock_name;
+  const auto started = Clock::now();  // the timeout runs from here, also while we wait for another thread
   {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       auto it = entries_.find(table_key);
       if (it == entries_.end()) break;
       if (it->second.acquiring) {
-        acquired_.wait(lock);
+        // Another thread of ours is taking the lock in Redis: its outcome
+        // is ours too (we share its hold, or try ourselves if it fails), but
+        // we wait for it no longer than our own timeout.
+        if (config.timeout_s < 0) {
+          acquired_.wait(lock);
+        } else if (acquired_.wait_until(lock, started + std::chrono::duration_cast<Clock::duration>(
+                                                          std::chrono::duration<double>(config.timeout_s))) ==
+                   std::cv_status::timeout) {
+          return OtherThreadTakesIt(config, mode, file, started);
+        }
         continue;
       }
       if (mode == LockMode::kWrite && it->second.mode == LockMode::kRead)
@@ -83,8 +106,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
                                            LockKeys(config.prefix, lock_name), NewToken(), config.lease_s,
                                            config.retain_s, file);
   keeper_.Add(lease);
-  AcquireRequest request{mode, config.timeout_s, file};
-  const auto started = Clock::now();
+  AcquireRequest request{mode, config.timeout_s, file, started};
   long long fence = 0;
   SessionMark mark;
   Status s = AcquireLock(request, ThisProcessRecord(session_dev), lease.get(), &fence, &mark);

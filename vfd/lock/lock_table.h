@@ -20,7 +20,8 @@
 //
 // Locking: mu_ guards entries_ and routers_; it is never held during a Redis
 // round trip. A thread that finds an entry being acquired by another thread
-// waits on acquired_ for the outcome.
+// waits on acquired_ for the outcome, within its own timeout (which runs from
+// its call, through its own acquisition if the other thread's failed).
 #ifndef H5REDISLOCK_LOCK_TABLE_H_
 #define H5REDISLOCK_LOCK_TABLE_H_
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <thread>
+#include <sstream>
 
 #include "base/log.h"
 #include "redis/info_field.h"
@@ -23,6 +23,20 @@ Clock::duration CertainUptime(const std::string& info) {
   const long long fraction_us = now_us.empty() ? 0 : std::atoll(now_us.c_str()) % 1000000;
   const Clock::duration certain = std::chrono::seconds(uptime_s - 1) + std::chrono::microseconds(fraction_us);
   return std::max<Clock::duration>(certain, Clock::duration::zero());
+}
+
+// Whether an address of Redis's `bind` is one only this host can connect to.
+bool IsLoopback(std::string address) {
+  if (!address.empty() && address[0] == '-') address.erase(0, 1);  // "-::1": bound if the address exists
+  return address.rfind("127.", 0) == 0 || address == "::1" || address == "localhost";
+}
+
+// The value of a one-parameter CONFIG GET reply ({name, value}); false for
+// an error reply.
+bool ConfigValue(const redisReply* reply, std::string* value) {
+  if (IsErrorReply(reply)) return false;
+  *value = ReplyString(ReplyElement(reply, 1));  // "" for a parameter this server does not have
+  return true;
 }
 
 }  // namespace
@@ -75,17 +89,33 @@ void MasterTerm::NoteServerStart(Clock::time_point started) {
   server_started_ = std::min(server_started_, started);
 }
 
-void MasterTerm::AwaitServerAge(Clock::duration age) const {
-  Clock::time_point until;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (server_started_ == Clock::time_point::max()) return;  // never seen
-    until = server_started_ + age;
-  }
-  if (until > Clock::now()) {
-    Log(LogLevel::kDebug, "the Redis master started just now: waiting before using its grant");
-    std::this_thread::sleep_until(until);
-  }
+bool MasterTerm::NeedsReach(std::chrono::milliseconds lease) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reach_ == Reach::kUnknown && server_started_ != Clock::time_point::max() &&
+         server_started_ + lease > Clock::now();
+}
+
+void MasterTerm::NoteReach(bool this_host_only) {
+  std::lock_guard<std::mutex> lock(mu_);
+  reach_ = this_host_only ? Reach::kThisHostOnly : Reach::kNetwork;
+}
+
+bool MasterTerm::OnlyThisHostReaches() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reach_ == Reach::kThisHostOnly;
+}
+
+Clock::time_point MasterTerm::GrantUsableAt(std::chrono::milliseconds lease, std::chrono::milliseconds margin) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server_started_ == Clock::time_point::max()) return Clock::time_point::min();
+  if (reach_ == Reach::kThisHostOnly) return server_started_ + std::min<Clock::duration>(kRestartGrace, margin);
+  return server_started_ + lease;
+}
+
+Clock::duration MasterTerm::ServerAge() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server_started_ == Clock::time_point::max()) return Clock::duration::zero();
+  return Clock::now() - server_started_;
 }
 
 Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
@@ -107,6 +137,33 @@ Status ReadServerIdentity(RedisConnection& conn, ServerIdentity* out) {
   out->role = InfoField(replication, "role");
   out->reign = InfoField(server, "run_id") + "/" + InfoField(replication, "master_replid");
   out->started = received - CertainUptime(server);
+  return Status::OK();
+}
+
+Status ReadServerReach(RedisConnection& conn, bool* this_host_only) {
+  // One parameter per CONFIG GET: before Redis 7 it takes only one.
+  std::vector<Reply> replies;
+  Status s = conn.Pipeline({{"CONFIG", "GET", "port"}, {"CONFIG", "GET", "tls-port"}, {"CONFIG", "GET", "bind"}},
+                           &replies);
+  if (!s.ok()) return s;
+  std::string port, tls_port, bind;
+  *this_host_only = false;
+  if (!ConfigValue(replies[0].get(), &port) || !ConfigValue(replies[1].get(), &tls_port) ||
+      !ConfigValue(replies[2].get(), &bind))
+    return Status::OK();
+  auto listens = [](const std::string& p) { return !p.empty() && p != "0"; };
+  if (!listens(port) && !listens(tls_port)) {
+    *this_host_only = true;  // a unix socket only
+    return Status::OK();
+  }
+  std::istringstream addresses(bind);
+  std::string address;
+  bool any = false;
+  while (addresses >> address) {
+    if (!IsLoopback(address)) return Status::OK();
+    any = true;
+  }
+  *this_host_only = any;
   return Status::OK();
 }
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -18,6 +19,24 @@ namespace h5redislock {
 namespace {
 
 constexpr size_t kMaxIdleConnections = 4;
+// Less than this left before the thread's deadline is nothing left: a socket
+// timeout of zero would mean none at all.
+constexpr double kLeastWait = 0.001;
+
+thread_local Clock::time_point t_deadline = Clock::time_point::max();
+
+// How long the calling thread may wait for one step that the connection
+// bounds by `timeout_s`: less if its deadline comes sooner; under kLeastWait
+// if that has come.
+double Allowance(double timeout_s) {
+  if (t_deadline == Clock::time_point::max()) return timeout_s;
+  return std::min(timeout_s, std::chrono::duration<double>(t_deadline - Clock::now()).count());
+}
+
+Status NoTimeLeft(const RedisEndpoint& endpoint) {
+  return Status::Unavailable("Redis at " + endpoint.Describe() +
+                             ": not tried, the time for it (timeout + connect_timeout) has run out");
+}
 
 timeval ToTimeval(double seconds) {
   timeval tv;
@@ -69,6 +88,16 @@ class SigpipeGuard {
 
 }  // namespace
 
+ScopedDeadline::ScopedDeadline(Clock::time_point deadline) : previous_(t_deadline) {
+  t_deadline = std::min(t_deadline, deadline);
+}
+
+ScopedDeadline::~ScopedDeadline() { t_deadline = previous_; }
+
+Clock::time_point ScopedDeadline::Current() { return t_deadline; }
+
+bool ScopedDeadline::Cuts(double timeout_s) { return Allowance(timeout_s) < timeout_s; }
+
 void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
 bool IsErrorReply(const redisReply* r) { return r && r->type == REDIS_REPLY_ERROR; }
@@ -101,8 +130,9 @@ const redisReply* ReplyElement(const redisReply* r, size_t i) {
   return i < ReplyArraySize(r) ? r->element[i] : nullptr;
 }
 
-RedisConnection::RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, void* tls)
-    : endpoint_(endpoint), ctx_(ctx), tls_(tls) {}
+RedisConnection::RedisConnection(const RedisEndpoint& endpoint, double timeout_s, double socket_timeout_s,
+                                 redisContext* ctx, void* tls)
+    : endpoint_(endpoint), timeout_s_(timeout_s), socket_timeout_s_(socket_timeout_s), ctx_(ctx), tls_(tls) {}
 
 int RedisConnection::fd() const { return ctx_->fd; }
 
@@ -115,7 +145,10 @@ Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
                              std::unique_ptr<RedisConnection>* out) {
   SigpipeGuard no_sigpipe;
   const std::string where = "Redis at " + endpoint.Describe();
-  timeval tv = ToTimeval(timeout_s);
+  // The connect, and the TLS handshake, which the socket's timeout bounds.
+  const double allowed = Allowance(timeout_s);
+  if (allowed < kLeastWait) return NoTimeLeft(endpoint);
+  timeval tv = ToTimeval(allowed);
   redisOptions options{};
   if (endpoint.transport == RedisEndpoint::Transport::kUnix) {
     REDIS_OPTIONS_SET_UNIX(&options, endpoint.socket_path.c_str());
@@ -146,7 +179,7 @@ Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
     }
   }
 
-  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, ctx, tls));
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, timeout_s, allowed, ctx, tls));
   Status s = conn->Authenticate();
   if (!s.ok()) return s;
   *out = std::move(conn);
@@ -227,8 +260,20 @@ Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point dead
   return s.ok() ? AwaitReply(deadline, tick, on_tick, reply) : s;
 }
 
+Status RedisConnection::Bound() {
+  const double allowed = Allowance(timeout_s_);
+  if (allowed < kLeastWait) return NoTimeLeft(endpoint_);
+  if (allowed != socket_timeout_s_) {
+    if (redisSetTimeout(ctx_, ToTimeval(allowed)) != REDIS_OK) return TransportError("setting a timeout failed");
+    socket_timeout_s_ = allowed;
+  }
+  return Status::OK();
+}
+
 Status RedisConnection::Send(const std::vector<Argv>& commands) {
   if (broken_) return Status::Unavailable("Redis at " + endpoint_.Describe() + ": connection is broken");
+  Status bounded = Bound();
+  if (!bounded.ok()) return bounded;
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
   for (const Argv& argv : commands) {
@@ -245,6 +290,7 @@ Status RedisConnection::Send(const std::vector<Argv>& commands) {
 
 Status RedisConnection::AwaitReply(Clock::time_point deadline, Clock::duration tick,
                                    const std::function<void()>& on_tick, Reply* reply) {
+  deadline = std::min(deadline, t_deadline);
   for (;;) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return TransportError("bad reply");

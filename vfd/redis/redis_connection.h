@@ -9,6 +9,10 @@
 // redirection.h) are also noted on the connection, for the router that chose
 // it (router.h) to learn from, whoever parsed the reply.
 //
+// Every connect and command waits at most the connection's timeout
+// (connect_timeout), and never past the calling thread's deadline, if it set
+// one (ScopedDeadline below).
+//
 // A pool keeps the term of its server's current reign (master_term.h), in
 // which connections are opened and locks granted, and ends it when the
 // server restarts or is failed over. Every new connection is identified (run
@@ -41,6 +45,35 @@ namespace h5redislock {
 class MasterTerm;
 class ServerWatch;
 
+// A time by which every Redis call of the calling thread must end, for as
+// long as this object lives (nested ones: the earliest counts). An open
+// promises to return within timeout + connect_timeout (README,
+// "Guarantees"). Its acquisition connects and sends commands through layers
+// that the whole process shares and that know nothing of opens (routers,
+// pools, the topology queries of a cluster or Sentinel, the server's watch),
+// so rather than pass the bound through each, the acquisition sets it for
+// its thread. A connect, a command or a blocking wait of RedisConnection then
+// waits no longer than what is left of it, nor than the connection's own
+// timeout; once nothing is left, it fails at once and sends nothing.
+// Threads that set none (the lease keeper, the watch's thread) are bounded
+// by the connection's timeout alone.
+class ScopedDeadline {
+ public:
+  explicit ScopedDeadline(Clock::time_point deadline);
+  ~ScopedDeadline();
+  ScopedDeadline(const ScopedDeadline&) = delete;
+  ScopedDeadline& operator=(const ScopedDeadline&) = delete;
+
+  // The calling thread's deadline; Clock::time_point::max() when it set none.
+  static Clock::time_point Current();
+  // Whether it comes within `timeout_s` from now: a step that then times out
+  // was cut short by it, and proves nothing about the server.
+  static bool Cuts(double timeout_s);
+
+ private:
+  const Clock::time_point previous_;
+};
+
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;
 };
@@ -57,7 +90,8 @@ const redisReply* ReplyElement(const redisReply* r, size_t i);  // nullptr when 
 class RedisConnection {
  public:
   // Connects, authenticates and selects the database, each step bounded by
-  // `timeout_s`. Errors name the endpoint (never the password).
+  // `timeout_s` (and the thread's deadline), as is every later command on
+  // the connection. Errors name the endpoint (never the password).
   static Status Open(const RedisEndpoint& endpoint, double timeout_s,
                      std::unique_ptr<RedisConnection>* out);
   ~RedisConnection();
@@ -76,7 +110,8 @@ class RedisConnection {
   // for the answer to the next command).
   Status PipelineUntil(const std::vector<Argv>& commands, Clock::time_point deadline, std::vector<Reply>* replies);
 
-  // Sends one (blocking) command and waits for its reply until `deadline`,
+  // Sends one (blocking) command and waits for its reply until `deadline`
+  // (or the thread's, if sooner),
   // calling `on_tick` every `tick` while the reply has not come. A reply that
   // has not come by the deadline breaks the connection, as above.
   Status BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
@@ -95,9 +130,15 @@ class RedisConnection {
   void set_term(std::shared_ptr<MasterTerm> term) { term_ = std::move(term); }
 
  private:
-  RedisConnection(const RedisEndpoint& endpoint, redisContext* ctx, void* tls);
+  RedisConnection(const RedisEndpoint& endpoint, double timeout_s, double socket_timeout_s, redisContext* ctx,
+                  void* tls);
   Status TransportError(const char* what);
-  // Writes `commands` out; their replies are read by AwaitReply.
+  // Sets the socket's timeout for the next command: the connection's, or
+  // what is left before the thread's deadline if less. An error, the
+  // connection intact, if nothing is left.
+  Status Bound();
+  // Writes `commands` out, bounded as above; their replies are read by
+  // AwaitReply.
   Status Send(const std::vector<Argv>& commands);
   // The next reply, by `deadline`, calling `on_tick` every `tick` meanwhile.
   Status AwaitReply(Clock::time_point deadline, Clock::duration tick, const std::function<void()>& on_tick,
@@ -106,6 +147,8 @@ class RedisConnection {
   void Note(const redisReply* reply);
 
   RedisEndpoint endpoint_;
+  const double timeout_s_;
+  double socket_timeout_s_;  // the timeout the socket has now (Bound)
   redisContext* ctx_;
   void* tls_;  // TLS session state (tls_library.h), or nullptr
   bool broken_ = false;

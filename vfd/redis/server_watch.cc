@@ -20,14 +20,18 @@ ServerWatch::ServerWatch(ConnectionPool* pool) : pool_(pool) {}
 ServerWatch::~ServerWatch() = default;
 
 Status ServerWatch::Connect(std::unique_ptr<RedisConnection>* out) {
+  // An Ensure near the end of an open's time (ScopedDeadline) may have too
+  // little of it to connect: its failure then says nothing of the server.
+  const bool conclusive = !ScopedDeadline::Cuts(pool_->timeout_s());
   Status s = RedisConnection::Open(pool_->endpoint(), pool_->timeout_s(), out);
   if (!s.ok()) {
-    pool_->EndTerm("Redis at " + pool_->endpoint().Describe() + " went away");
+    if (conclusive) pool_->EndTerm("Redis at " + pool_->endpoint().Describe() + " went away");
     return s;
   }
   // Ends the term itself when the server is another one now.
   s = pool_->Admit(out->get());
-  if (!s.ok()) pool_->EndTerm("Redis at " + pool_->endpoint().Describe() + " could not be identified: " + s.message());
+  if (!s.ok() && conclusive)
+    pool_->EndTerm("Redis at " + pool_->endpoint().Describe() + " could not be identified: " + s.message());
   return s;
 }
 

@@ -20,9 +20,11 @@
 // restart after the grant is seen, also one that comes before the watch's
 // thread would have connected by itself.
 //
-// What remains: a restart that the watch cannot see close its connection (a
-// network cut between the holder and the server during the restart) is only
-// caught by the lease, as any cut is.
+// What the watch cannot see: a restart while the path between the holder
+// and the server is silent (a network cut, no FIN, no RST). The holder then
+// writes on until its lease's local deadline, and the restarted server has
+// no entry of it to wait for: it is the restarted server's grants that wait,
+// until it has been up for a lease (MasterTerm::GrantUsableAt).
 //
 // The watch holds no connection, and makes no calls, once the process has
 // held no lock there for a second: a process done with its files leaves the
@@ -54,7 +56,8 @@ class ServerWatch {
 
   // Returns once the watch holds a connection to the pool's server, opening
   // (and admitting) one now if it has none. An error means the server could
-  // not be reached or identified; the pool's term has then ended.
+  // not be reached or identified; the pool's term has then ended, unless the
+  // caller's deadline (ScopedDeadline) cut the attempt short.
   Status Ensure();
 
  private:
