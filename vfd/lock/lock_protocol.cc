@@ -1248,15 +1248,14 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record, Loc
 // 5. Releasing, renewing, reading
 // ============================================================================
 
-Status ReleaseLock(const LockLease& lease, bool clean, bool* was_held) {
-  Reply reply;
+Status ReleaseLock(const LockLease& lease, bool clean) {
+  const Argv args = {std::to_string(lease.retain_ms()), clean ? "c" : "0", lease.token()};
   Status s = lease.router().Run(lease.keys().slot(), [&](RedisConnection& conn) {
-    return RunScript(conn, Script::kLeave, lease.keys(),
-                     {std::to_string(lease.retain_ms()), clean ? "c" : "0", lease.token()}, &reply);
+    return conn.Post(Library().Command(conn, static_cast<size_t>(Script::kLeave), lease.keys().ScriptKeys(), args),
+                     "the release of the lock on '" + lease.file() + "' (it expires within its lease)");
   });
   if (!s.ok())
     return s.WithContext("cannot release the lock on '" + lease.file() + "' (it expires within the lease)");
-  *was_held = ReplyString(ReplyElement(reply.get(), 0)) == "held";
   return Status::OK();
 }
 

@@ -93,9 +93,11 @@ Status AcquireLock(const AcquireRequest& request, const std::string& record, Loc
 
 // Removes the entry of `lease` and hands the lock on. `clean`: the holder
 // leaves no unfinished write session (its session committed, or was rolled
-// back), so its session mark goes too. *was_held tells whether Redis still
-// had it as a holder (false: the lease had been lost).
-Status ReleaseLock(const LockLease& lease, bool clean, bool* was_held);
+// back), so its session mark goes too. The release is sent without waiting
+// for its reply (RedisConnection::Post): an error fails only if it cannot be
+// sent; one in its reply is logged when the connection is next used, and the
+// entry then expires with its lease.
+Status ReleaseLock(const LockLease& lease, bool clean);
 
 // SETTLE: the session mark naming `seen` (a token) is resolved, by the holder
 // `holder` (which keeps its own session's mark instead, if it keeps a

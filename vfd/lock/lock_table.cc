@@ -145,11 +145,7 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRel
   const LockLease& lease = held->lease();
   keeper_.Remove(&lease);
   Status valid = held->CheckValid("releasing the lock");
-  bool was_held = false;
-  Status s = ReleaseLock(lease, clean && valid.ok(), &was_held);
-  if (s.ok() && !was_held && valid.ok())
-    valid = Status::LockLost("the lock on '" + lease.file() +
-                             "' was no longer held when it was released (lease expired or lock broken)");
+  Status s = ReleaseLock(lease, clean && valid.ok());
   Log(LogLevel::kInfo, std::string("released the ") + ModeName(held->mode()) + " lock on '" + lease.file() + "'");
   if (!finished.ok()) return finished;
   return s.ok() ? valid : s;

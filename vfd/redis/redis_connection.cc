@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/log.h"
 #include "redis/master_term.h"
 #include "redis/server_watch.h"
 #include "redis/tls_library.h"
@@ -229,7 +230,8 @@ Status RedisConnection::Command(const Argv& argv, Reply* reply) {
 
 Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies) {
   SigpipeGuard no_sigpipe;
-  Status s = Send(commands);
+  Status s = Drain();
+  if (s.ok()) s = Send(commands);
   if (!s.ok()) return s;
   replies->clear();
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -244,7 +246,8 @@ Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<
 Status RedisConnection::PipelineUntil(const std::vector<Argv>& commands, Clock::time_point deadline,
                                       std::vector<Reply>* replies) {
   SigpipeGuard no_sigpipe;
-  Status s = Send(commands);
+  Status s = Drain();
+  if (s.ok()) s = Send(commands);
   replies->clear();
   for (size_t i = 0; s.ok() && i < commands.size(); ++i) {
     replies->emplace_back();
@@ -256,8 +259,31 @@ Status RedisConnection::PipelineUntil(const std::vector<Argv>& commands, Clock::
 Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
                                         const std::function<void()>& on_tick, Reply* reply) {
   SigpipeGuard no_sigpipe;
-  Status s = Send({argv});
+  Status s = Drain();
+  if (s.ok()) s = Send({argv});
   return s.ok() ? AwaitReply(deadline, tick, on_tick, reply) : s;
+}
+
+Status RedisConnection::Post(const Argv& argv, std::string what) {
+  SigpipeGuard no_sigpipe;
+  Status s = Send({argv});
+  if (s.ok()) posted_.push_back(std::move(what));
+  return s;
+}
+
+Status RedisConnection::Drain() {
+  while (!posted_.empty()) {
+    Reply reply;
+    Status s = AwaitReply(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(timeout_s_)),
+                          Clock::duration::max(), nullptr, &reply);
+    if (!s.ok()) return s;
+    if (IsErrorReply(reply.get()))
+      Log(LogLevel::kInfo, posted_.front() + " failed: Redis at " + endpoint_.Describe() + " answered: " +
+                               ReplyString(reply.get()));
+    posted_.erase(posted_.begin());
+  }
+  return Status::OK();
 }
 
 Status RedisConnection::Bound() {

@@ -117,6 +117,13 @@ class RedisConnection {
   Status BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
                          const std::function<void()>& on_tick, Reply* reply);
 
+  // Sends `argv` without waiting for its reply: a release, off the critical
+  // path of the close that sends it. Its reply is read before the
+  // connection's next command, and logged with `what` if it is an error; a
+  // reply that does not come in time breaks the connection then, as any
+  // would (the command may or may not have run).
+  Status Post(const Argv& argv, std::string what);
+
   bool broken() const { return broken_; }
   const RedisEndpoint& endpoint() const { return endpoint_; }
   int fd() const;  // the socket, for waiting on it (server_watch.h)
@@ -145,6 +152,8 @@ class RedisConnection {
                     Reply* reply);
   Status Authenticate();
   void Note(const redisReply* reply);
+  // Reads the replies of the posted commands (Post).
+  Status Drain();
 
   RedisEndpoint endpoint_;
   const double timeout_s_;
@@ -154,6 +163,7 @@ class RedisConnection {
   bool broken_ = false;
   Redirection redirection_;
   std::shared_ptr<MasterTerm> term_;
+  std::vector<std::string> posted_;  // what each command posted is, oldest first
 };
 
 // Connections to one server, kept open between opens of HDF5 files so that an
