@@ -11,7 +11,7 @@ namespace h5redislock {
 namespace {
 
 constexpr auto kTick = std::chrono::milliseconds(200);
-constexpr int kIdleTicks = 5;  // a second without leases: let the connection go
+constexpr int kIdleTicks = 150;  // 30 s without grants in use: let the connection go
 
 }  // namespace
 

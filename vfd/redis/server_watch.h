@@ -26,9 +26,12 @@
 // no entry of it to wait for: it is the restarted server's grants that wait,
 // until it has been up for a lease (MasterTerm::GrantUsableAt).
 //
-// The watch holds no connection, and makes no calls, once the process has
-// held no lock there for a second: a process done with its files leaves the
-// server alone (and exits without a thread still talking TLS to it).
+// The watch keeps its connection while the process has held a lock there in
+// the last 30 s: a process that opens a file, closes it and opens it again a
+// few seconds later (as h5pyswmr does on every access) must not pay a
+// connect and an INFO before each grant can be used. After that the watch
+// holds no connection, and makes no calls: a process done with its files
+// leaves the server alone.
 //
 // Thread-safety: Ensure may be called from any thread. The watch's thread,
 // started by the first Ensure, lives as long as the process, and keeps its
