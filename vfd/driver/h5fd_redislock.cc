@@ -24,6 +24,7 @@
 
 #include "H5FDredislock.h"
 #include "driver/hdf5_errors.h"
+#include "driver/inner_fapl.h"
 #include "driver/redislock_file.h"
 #include "lock/config.h"
 
@@ -118,6 +119,7 @@ Status ConfigFromFapl(hid_t fapl, Config* config, std::string* text) {
 
 herr_t Terminate() {
   ForgetErrorClass();
+  ForgetInnerFapls();
   return 0;
 }
 

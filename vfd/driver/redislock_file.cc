@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/process_identity.h"
 #include "driver/hdf5_errors.h"
+#include "driver/inner_fapl.h"
 #include "driver/test_seams.h"
 #include "lock/lock_name.h"
 
@@ -20,30 +21,6 @@ LockMode ModeFor(unsigned flags) {
   return flags & (H5F_ACC_RDWR | H5F_ACC_CREAT | H5F_ACC_TRUNC | H5F_ACC_EXCL) ? LockMode::kWrite
                                                                                 : LockMode::kRead;
 }
-
-// A file access property list for the inner driver: the caller's list with
-// the driver replaced. The inner driver is always set explicitly, never left
-// to the default, which HDF5_DRIVER=redislock would make this very driver.
-class InnerFapl {
- public:
-  InnerFapl() : id_(H5Pcreate(H5P_FILE_ACCESS)) {}
-  ~InnerFapl() {
-    if (id_ >= 0) H5Pclose(id_);
-  }
-  InnerFapl(const InnerFapl&) = delete;
-  InnerFapl& operator=(const InnerFapl&) = delete;
-
-  Status SetDriver(const std::string& inner) {
-    if (id_ < 0) return Status::Internal("cannot create a file access property list");
-    herr_t rc = inner == "sec2" ? H5Pset_fapl_sec2(id_) : H5Pset_driver_by_name(id_, inner.c_str(), nullptr);
-    if (rc < 0) return Status::InvalidArgument("inner='" + inner + "': HDF5 does not know this driver");
-    return Status::OK();
-  }
-  hid_t id() const { return id_; }
-
- private:
-  hid_t id_;
-};
 
 // `config` with what is left of its timeout since `started`: the
 // acquisitions of one open share its one timeout. (A spent timeout still
@@ -184,12 +161,12 @@ Status RedisLockFile::Open(const char* name, unsigned flags, const Config& confi
     lock->set_journal(std::move(journal));
   }
 
-  InnerFapl fapl;
-  s = fapl.SetDriver(config.inner);
+  hid_t fapl = H5I_INVALID_HID;
+  s = InnerFapl(config.inner, &fapl);
   H5FD_t* inner = nullptr;
   if (s.ok()) {
     ErrorStackGuard keep_errors;
-    inner = H5FDopen(name, flags, fapl.id(), maxaddr);
+    inner = H5FDopen(name, flags, fapl, maxaddr);
     if (!inner)
       s = Status::IoError("unable to open '" + file + "' with the inner driver '" + config.inner +
                           "' (see the errors below)");
@@ -219,11 +196,11 @@ Status RedisLockFile::Delete(const char* name, const Config& config, const std::
   if (!s.ok()) return s;
   // H5FDdelete needs a fapl of the inner driver; remove the file while the
   // lock is held, before closing (on POSIX the open descriptor stays valid).
-  InnerFapl fapl;
+  hid_t fapl = H5I_INVALID_HID;
   herr_t rc = -1;
-  if (fapl.SetDriver(config.inner).ok() && file->inner_->cls->del) {
+  if (InnerFapl(config.inner, &fapl).ok() && file->inner_->cls->del) {
     ErrorStackGuard keep_errors;
-    rc = H5FDdelete(name, fapl.id());
+    rc = H5FDdelete(name, fapl);
   }
   Status closed = file->Close();
   if (rc < 0) return Status::IoError(std::string("cannot delete '") + name + "' with the inner driver");
