@@ -1,14 +1,17 @@
 #include "redis/redis_connection.h"
 
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "base/log.h"
@@ -58,12 +61,16 @@ void ToArgv(const Argv& argv, std::vector<const char*>* ptrs, std::vector<size_t
 }
 
 // Writing to a connection the server has closed raises SIGPIPE, whose default
-// action kills the program we were loaded into. Like libpq, block it in the
-// calling thread for the duration of our socket I/O and swallow a SIGPIPE
-// that our own write caused (one that was pending before is left alone).
+// action kills the program we were loaded into. A plain socket is written
+// with send(MSG_NOSIGNAL), which raises none (WriteWithoutSigpipe). A TLS
+// connection is written by OpenSSL, which we cannot tell so: like libpq,
+// block SIGPIPE in the calling thread for the duration of its socket I/O and
+// swallow one that our own write caused (one that was pending before is left
+// alone). `active` false: nothing to guard (a plain socket).
 class SigpipeGuard {
  public:
-  SigpipeGuard() {
+  explicit SigpipeGuard(bool active = true) : active_(active) {
+    if (!active_) return;
     sigemptyset(&pipe_);
     sigaddset(&pipe_, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
@@ -72,6 +79,7 @@ class SigpipeGuard {
     was_pending_ = sigismember(&pending, SIGPIPE);
   }
   ~SigpipeGuard() {
+    if (!active_) return;
     if (!was_pending_) {
       timespec zero{0, 0};
       while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
@@ -83,9 +91,34 @@ class SigpipeGuard {
   SigpipeGuard& operator=(const SigpipeGuard&) = delete;
 
  private:
+  const bool active_;
   sigset_t pipe_, old_;
   bool was_pending_ = false;
 };
+
+// hiredis's write for plain sockets, but with MSG_NOSIGNAL (see SigpipeGuard).
+// Its contract (hiredis.h, redisContextFuncs): the bytes written, 0 to try
+// again, < 0 with the context's error set.
+ssize_t WriteNoSignal(redisContext* c) {
+  const ssize_t n = send(c->fd, c->obuf, sdslen(c->obuf), MSG_NOSIGNAL);
+  if (n >= 0) return n;
+  if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && !(c->flags & REDIS_BLOCK))) return 0;
+  c->err = REDIS_ERR_IO;
+  std::snprintf(c->errstr, sizeof c->errstr, "%s", std::strerror(errno));
+  return -1;
+}
+
+// Makes `ctx`, a plain (TCP or unix) connection, write with WriteNoSignal:
+// a copy of its function table with that one entry changed (the copy of the
+// first plain context's table: they all share hiredis's default one).
+void WriteWithoutSigpipe(redisContext* ctx) {
+  static const redisContextFuncs funcs = [ctx] {
+    redisContextFuncs f = *ctx->funcs;
+    f.write = WriteNoSignal;
+    return f;
+  }();
+  ctx->funcs = &funcs;
+}
 
 }  // namespace
 
@@ -131,20 +164,24 @@ const redisReply* ReplyElement(const redisReply* r, size_t i) {
   return i < ReplyArraySize(r) ? r->element[i] : nullptr;
 }
 
+void ContextDeleter::operator()(redisContext* ctx) const { redisFree(ctx); }
+void TlsDeleter::operator()(void* tls) const { FreeTls(tls); }
+
 RedisConnection::RedisConnection(const RedisEndpoint& endpoint, double timeout_s, double socket_timeout_s,
-                                 redisContext* ctx, void* tls)
-    : endpoint_(endpoint), timeout_s_(timeout_s), socket_timeout_s_(socket_timeout_s), ctx_(ctx), tls_(tls) {}
+                                 ContextPtr ctx, TlsPtr tls)
+    : endpoint_(endpoint),
+      timeout_s_(timeout_s),
+      socket_timeout_s_(socket_timeout_s),
+      tls_(std::move(tls)),
+      ctx_(std::move(ctx)) {}
 
 int RedisConnection::fd() const { return ctx_->fd; }
 
-RedisConnection::~RedisConnection() {
-  redisFree(ctx_);
-  if (tls_) FreeTls(tls_);
-}
+RedisConnection::~RedisConnection() = default;
 
 Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
                              std::unique_ptr<RedisConnection>* out) {
-  SigpipeGuard no_sigpipe;
+  SigpipeGuard no_sigpipe(endpoint.transport == RedisEndpoint::Transport::kTls);
   const std::string where = "Redis at " + endpoint.Describe();
   // The connect, and the TLS handshake, which the socket's timeout bounds.
   const double allowed = Allowance(timeout_s);
@@ -158,29 +195,27 @@ Status RedisConnection::Open(const RedisEndpoint& endpoint, double timeout_s,
   }
   options.connect_timeout = &tv;
   options.command_timeout = &tv;
-  redisContext* ctx = redisConnectWithOptions(&options);
+  ContextPtr ctx(redisConnectWithOptions(&options));
   if (!ctx) return Status::Unavailable(where + ": out of memory creating a connection");
-  if (ctx->err) {
-    std::string err = ctx->errstr;
-    redisFree(ctx);
-    return Status::Unavailable(where + " is unreachable: " + err);
-  }
+  if (ctx->err) return Status::Unavailable(where + " is unreachable: " + ctx->errstr);
   // Programs that a child execs must not inherit our sockets.
   if (ctx->fd >= 0) {
     int flags = fcntl(ctx->fd, F_GETFD);
     if (flags >= 0) fcntl(ctx->fd, F_SETFD, flags | FD_CLOEXEC);
   }
 
-  void* tls = nullptr;
+  TlsPtr tls;
   if (endpoint.transport == RedisEndpoint::Transport::kTls) {
-    Status s = StartTls(ctx, endpoint, &tls);
-    if (!s.ok()) {
-      redisFree(ctx);
-      return s;
-    }
+    void* started = nullptr;
+    Status s = StartTls(ctx.get(), endpoint, &started);
+    if (!s.ok()) return s;
+    tls.reset(started);
+  } else {
+    WriteWithoutSigpipe(ctx.get());
   }
 
-  std::unique_ptr<RedisConnection> conn(new RedisConnection(endpoint, timeout_s, allowed, ctx, tls));
+  std::unique_ptr<RedisConnection> conn(
+      new RedisConnection(endpoint, timeout_s, allowed, std::move(ctx), std::move(tls)));
   Status s = conn->Authenticate();
   if (!s.ok()) return s;
   *out = std::move(conn);
@@ -229,14 +264,14 @@ Status RedisConnection::Command(const Argv& argv, Reply* reply) {
 }
 
 Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<Reply>* replies) {
-  SigpipeGuard no_sigpipe;
+  SigpipeGuard no_sigpipe(tls_ != nullptr);
   Status s = Drain();
   if (s.ok()) s = Send(commands);
   if (!s.ok()) return s;
   replies->clear();
   for (size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) return TransportError("no reply");
+    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || !raw) return TransportError("no reply");
     replies->emplace_back(static_cast<redisReply*>(raw));
     Note(replies->back().get());
   }
@@ -245,7 +280,7 @@ Status RedisConnection::Pipeline(const std::vector<Argv>& commands, std::vector<
 
 Status RedisConnection::PipelineUntil(const std::vector<Argv>& commands, Clock::time_point deadline,
                                       std::vector<Reply>* replies) {
-  SigpipeGuard no_sigpipe;
+  SigpipeGuard no_sigpipe(tls_ != nullptr);
   Status s = Drain();
   if (s.ok()) s = Send(commands);
   replies->clear();
@@ -258,14 +293,14 @@ Status RedisConnection::PipelineUntil(const std::vector<Argv>& commands, Clock::
 
 Status RedisConnection::BlockingCommand(const Argv& argv, Clock::time_point deadline, Clock::duration tick,
                                         const std::function<void()>& on_tick, Reply* reply) {
-  SigpipeGuard no_sigpipe;
+  SigpipeGuard no_sigpipe(tls_ != nullptr);
   Status s = Drain();
   if (s.ok()) s = Send({argv});
   return s.ok() ? AwaitReply(deadline, tick, on_tick, reply) : s;
 }
 
 Status RedisConnection::Post(const Argv& argv, std::string what) {
-  SigpipeGuard no_sigpipe;
+  SigpipeGuard no_sigpipe(tls_ != nullptr);
   Status s = Send({argv});
   if (s.ok()) posted_.push_back(std::move(what));
   return s;
@@ -290,7 +325,7 @@ Status RedisConnection::Bound() {
   const double allowed = Allowance(timeout_s_);
   if (allowed < kLeastWait) return NoTimeLeft(endpoint_);
   if (allowed != socket_timeout_s_) {
-    if (redisSetTimeout(ctx_, ToTimeval(allowed)) != REDIS_OK) return TransportError("setting a timeout failed");
+    if (redisSetTimeout(ctx_.get(), ToTimeval(allowed)) != REDIS_OK) return TransportError("setting a timeout failed");
     socket_timeout_s_ = allowed;
   }
   return Status::OK();
@@ -304,12 +339,12 @@ Status RedisConnection::Send(const std::vector<Argv>& commands) {
   std::vector<size_t> lens;
   for (const Argv& argv : commands) {
     ToArgv(argv, &ptrs, &lens);
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK)
       return TransportError("sending a command failed");
   }
   int done = 0;
   while (!done) {
-    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return TransportError("sending a command failed");
+    if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return TransportError("sending a command failed");
   }
   return Status::OK();
 }
@@ -319,7 +354,7 @@ Status RedisConnection::AwaitReply(Clock::time_point deadline, Clock::duration t
   deadline = std::min(deadline, t_deadline);
   for (;;) {
     void* raw = nullptr;
-    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return TransportError("bad reply");
+    if (redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK) return TransportError("bad reply");
     if (raw) {
       reply->reset(static_cast<redisReply*>(raw));
       Note(reply->get());
@@ -336,7 +371,7 @@ Status RedisConnection::AwaitReply(Clock::time_point deadline, Clock::duration t
     int n = poll(&pfd, 1, ms);
     if (n < 0 && errno != EINTR) return TransportError("waiting for a reply failed");
     if (n > 0) {
-      if (redisBufferRead(ctx_) != REDIS_OK) return TransportError("reading a reply failed");
+      if (redisBufferRead(ctx_.get()) != REDIS_OK) return TransportError("reading a reply failed");
     } else if (on_tick) {
       on_tick();
     }

@@ -77,6 +77,14 @@ class ScopedDeadline {
 struct ReplyDeleter {
   void operator()(redisReply* reply) const;
 };
+struct ContextDeleter {
+  void operator()(redisContext* ctx) const;  // redisFree
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+struct TlsDeleter {
+  void operator()(void* tls) const;  // FreeTls (tls_library.h)
+};
+using TlsPtr = std::unique_ptr<void, TlsDeleter>;
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 using Argv = std::vector<std::string>;
 
@@ -137,8 +145,8 @@ class RedisConnection {
   void set_term(std::shared_ptr<MasterTerm> term) { term_ = std::move(term); }
 
  private:
-  RedisConnection(const RedisEndpoint& endpoint, double timeout_s, double socket_timeout_s, redisContext* ctx,
-                  void* tls);
+  RedisConnection(const RedisEndpoint& endpoint, double timeout_s, double socket_timeout_s, ContextPtr ctx,
+                  TlsPtr tls);
   Status TransportError(const char* what);
   // Sets the socket's timeout for the next command: the connection's, or
   // what is left before the thread's deadline if less. An error, the
@@ -158,8 +166,10 @@ class RedisConnection {
   RedisEndpoint endpoint_;
   const double timeout_s_;
   double socket_timeout_s_;  // the timeout the socket has now (Bound)
-  redisContext* ctx_;
-  void* tls_;  // TLS session state (tls_library.h), or nullptr
+  // The context is freed before the TLS session state it uses (members go
+  // in reverse order).
+  TlsPtr tls_;      // TLS session state (tls_library.h), or null
+  ContextPtr ctx_;
   bool broken_ = false;
   Redirection redirection_;
   std::shared_ptr<MasterTerm> term_;
