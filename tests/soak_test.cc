@@ -1,5 +1,6 @@
 // soak_test.cc: many readers and writers on one file while a chaos loop kills,
-// stops and continues them and kills Redis (its state lost) and restarts it.
+// stops and continues them, silences and resets their network to Redis, makes
+// their writes fail, and kills Redis (its state lost) and restarts it.
 // Bounded in time: 60 s by default, H5REDISLOCK_SOAK_SECONDS=<s> for longer
 // (run the program directly then: CTest's timeout is set for the default).
 //
@@ -10,25 +11,31 @@
 // reads the state, logs (the version it read, its delta) in shared memory as
 // pending, adds the delta to every element, bumps the version, writes all
 // three and closes; it marks the log record acknowledged only once its writes
-// and close all succeeded. A session that failed after writing something, or
-// whose writer was killed while its record was pending, is *in doubt*: the
-// undo journal must have applied it wholly or not at all. A reader's session
-// reads all three and checks them.
+// and close all succeeded. A session whose writer was killed while its record
+// was pending, or whose three writes succeeded but whose close failed (the
+// lock lost before the commit, or the release after it), is *in doubt*: the
+// undo journal must have applied it wholly or not at all. A session in which
+// a write failed, or whose close said that it rolled the session back, is
+// *rolled back*: the driver never commits it (README, "A failed write ends
+// the session"), so it must never be applied. A reader's session reads all
+// three and checks them.
 //
 // The checker, afterwards, rebuilds the history from the log: version k was
 // made by a session that read version k-1, which must be the acknowledged one
 // if there is one (two acknowledged sessions on one version: a lost update),
-// else one of the sessions in doubt. Every state read (version, offset) must
-// lie on that history, and so must the final file; every acknowledged write
-// must be in it. So a read of a torn, rolled-back or lost state, a lost
-// acknowledged write, or a partly applied session all fail the test.
+// else one of the sessions in doubt, never one rolled back. Every state read
+// (version, offset) must lie on that history, and so must the final file;
+// every acknowledged write must be in it. So a read of a torn, rolled-back or
+// lost state, a lost acknowledged write, a partly applied session, or a
+// failed session applied all fail the test.
 //
-// What counts as a read: one whose session's close also succeeded. A reader
-// paused between the driver's deadline check and the read(2) it guards, for
-// longer than the safety margin, can read what a later writer wrote: the
-// documented window (README, "Guarantees"). Its lease has run out by then, so
-// its close fails, and such a session proves nothing either way. Reads of
-// sessions that lost their lock are checked and reported apart.
+// What counts as a read: one whose session's close also succeeded, or
+// rolled the session back (under the lock: the rollback checks the lease). A
+// reader paused between the driver's deadline check and the read(2) it
+// guards, for longer than the safety margin, can read what a later writer
+// wrote: the documented window (README, "Guarantees"). Its lease has run out
+// by then, so its close fails, and such a session proves nothing either way.
+// Reads of sessions that lost their lock are checked and reported apart.
 //
 // What the chaos does, and where it holds back:
 //   * Readers: SIGKILL and SIGSTOP (0.05 s to twice the lease), anywhere.
@@ -44,7 +51,30 @@
 //     killed or fenced between its writes tears the file, which no lock can
 //     repair, so writers are killed and stopped only outside the whole write
 //     phase (first write to the end of close); stops are brief or past the
-//     lease, never about it, which would end the lease within the phase.
+//     lease, never about it, which would end the lease within the phase. For
+//     the same reason the relays are never paused or reset, no write is made
+//     to fail, and a session that failed between writes is only in doubt.
+//   * The network: a third of the workers reach Redis through each of two
+//     relays (tcp_relay.h), a host each; the others through its unix socket.
+//     The chaos pauses a relay (no FIN, no RST: its workers' renewals, grants
+//     and releases wait) for part of a lease or past it, and resets its
+//     connections, at the end of a pause (a waiter whose grant's reply was
+//     lost then finds it by its retried ACQUIRE) or while it runs. Half the
+//     pauses go to the relay of the writer holding the lock. A relayed writer
+//     is not claimed: it runs on while its path is silent and stops at its
+//     deadline, 0.2 lease before Redis lets its entry expire. Before Redis is
+//     killed, every relay is resumed, and none pauses for a second after:
+//     this server is bound to loopback, and the driver takes it to have no
+//     client on a silent path (README, "Redis faults"); a silent path across a
+//     restart is silent_restart_test's, with a server on a network.
+//   * Failing writes: writers 1, 3 and 5 run one session in three under a
+//     file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) that falls inside the
+//     bytes of one of its three writes, or past the file's end (DrawLimit):
+//     the journal's record of the old bytes, an overwrite cut short, or a
+//     write after others that succeeded fails (EFBIG), and so may the
+//     rollback of an earlier session's journal at the open. The close rolls
+//     such a session back, or, where the limit stops the rollback's own
+//     writes too, leaves its journal to the next holder, who rolls it back.
 //   * Redis: killed (state lost) and restarted anywhere. A Redis that lost its
 //     state grants the lock again at once; holders from before are fenced by
 //     their server watch first (vfd/redis/server_watch.h). Before that watch this
@@ -63,6 +93,8 @@
 // when there is no lock.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,13 +102,17 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "hdf5_files.h"
 #include "locked_file_test.h"
+#include "tcp_relay.h"
 #include "test_support.h"
 
 namespace h5redislock {
@@ -90,6 +126,13 @@ constexpr hsize_t kLength = 16384;         // 128 KiB
 constexpr uint64_t kVersionWeight = 0x9e3779b97f4a7c15ULL;
 constexpr int kMaxSessions = 1 << 18;      // write sessions logged (about 25 a second)
 constexpr int64_t kUnseen = INT64_MIN;
+constexpr int kRelays = 2;
+
+// The relay worker `i` reaches Redis through (a third of the writers and of
+// the readers each), or -1: the server's unix socket.
+int RelayOf(int i) { return i % 3 < kRelays ? i % 3 : -1; }
+// Whether writer `i` runs some sessions under a file-size limit.
+bool MeetsFailingWrites(int i) { return i % 2 == 1; }
 
 void SleepSeconds(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
@@ -137,7 +180,9 @@ bool Consistent(const State& s, int64_t* offset, std::string* why) {
 
 // --- Shared memory: the workers' counts, the writers' log and phase --------
 enum Phase { kFree, kWriting, kClaimed };
-enum Outcome { kUnused, kPending, kAcknowledged, kNothingWritten, kInDoubt };
+// kNothingWritten and kRolledBack: a write failed, or the close rolled the
+// session back; never applied (header).
+enum Outcome { kUnused, kPending, kAcknowledged, kNothingWritten, kInDoubt, kRolledBack };
 
 struct Slot {
   std::atomic<int> phase{kFree};         // writers: see the header
@@ -146,6 +191,11 @@ struct Slot {
   std::atomic<long long> reads_checked{0}, violations{0}, lost_lock_reads{0}, lost_lock_torn{0};
   std::atomic<long long> last_version{-1};
   std::atomic<long long> partial{0};     // writers: sessions that failed after some but not all writes
+  // writers: sessions under a file-size limit; those whose open, or a write
+  // or close after it, it failed (EFBIG); those whose close said it rolled
+  // them back, or that it could not and left them to the next holder
+  std::atomic<long long> limited{0}, limit_struck_at_open{0}, limit_struck{0};
+  std::atomic<long long> rolled_back_at_close{0}, left_to_next_holder{0};
   char last_error[4096] = {0};           // the most recent failure's error, for the report
   char violation[1024] = {0};            // the first violation seen
 };
@@ -157,6 +207,9 @@ struct SessionRecord {
 
 struct Shared {
   std::atomic<bool> stop{false};
+  // Where "data", "version" and "sum" lie in the file, and its size: where
+  // the file-size limits fall (DrawLimit).
+  long long offsets[3] = {}, file_size = 0;
   Slot slots[kWorkers];
   std::atomic<int> log_size{0};
   // When the chaos last killed Redis (MonotonicSeconds; 0: not yet), for the
@@ -256,6 +309,42 @@ void EnterWriting(Slot& slot) {
     SleepSeconds(0.001);
 }
 
+// A file-size limit for a writer's session: within the bytes of one of its
+// three writes, or past the file's end (the session is not hurt). Within
+// "data" it mostly cuts short the journal's record of the old bytes (as
+// large as the data, and written first), else the overwrite; within
+// "version" or "sum" a write fails after the ones before it succeeded.
+long long DrawLimit(const Shared& shared, std::mt19937_64& rng) {
+  constexpr long long kSizes[] = {kLength * sizeof(int64_t), sizeof(int64_t), sizeof(int64_t)};
+  const int target = std::uniform_int_distribution<int>(0, 3)(rng);
+  if (target == 3) return shared.file_size + std::uniform_int_distribution<long long>(0, 4096)(rng);
+  const long long begin = shared.offsets[target];
+  return std::uniform_int_distribution<long long>(begin, begin + kSizes[target] - 1)(rng);
+}
+
+// A file-size limit on this process (RLIMIT_FSIZE) for one session, or
+// none (`bytes` < 0); lifted by Lift or at the end of the scope, so that
+// nothing but the session (a report on stderr, say) meets it.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(long long bytes) {
+    getrlimit(RLIMIT_FSIZE, &before_);
+    if (bytes < 0) return;
+    rlimit limit = before_;
+    limit.rlim_cur = std::min<rlim_t>(static_cast<rlim_t>(bytes), before_.rlim_max);
+    set_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
+  }
+  ~FileSizeLimit() { Lift(); }
+  void Lift() {
+    if (set_) setrlimit(RLIMIT_FSIZE, &before_);
+    set_ = false;
+  }
+
+ private:
+  rlimit before_{};
+  bool set_ = false;
+};
+
 int RunWriter(Shared& shared, int index, const std::string& path, const std::string& config) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   Slot& slot = shared.slots[index];
@@ -265,14 +354,24 @@ int RunWriter(Shared& shared, int index, const std::string& path, const std::str
   // With the journal, only each write (and the close) is off limits to long
   // stops; without it, the whole write phase is off limits to kills and stops.
   const bool journal = JournalOn();
+  // Writes past a file-size limit fail with EFBIG, the process lives on.
+  const bool failing_writes = journal && MeetsFailingWrites(index);
+  if (failing_writes) signal(SIGXFSZ, SIG_IGN);
   hid_t fapl = LockedFapl(config);
   while (!shared.stop) {
     SleepSeconds(between(rng));
     ++slot.sessions;
+    const bool limited = failing_writes && std::uniform_int_distribution<int>(0, 2)(rng) == 0;
+    slot.limited += limited;
+    FileSizeLimit limit(limited ? DrawLimit(shared, rng) : -1);
     hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
     if (f < 0) {
+      const std::string error = ErrorText();
+      limit.Lift();
       ++slot.open_failures;
-      Note(slot.last_error, sizeof slot.last_error, "writer open: " + DriverPart(ErrorText()));
+      // The open rolls back what an earlier session left, or makes its journal.
+      slot.limit_struck_at_open += limited && error.find(std::strerror(EFBIG)) != std::string::npos;
+      Note(slot.last_error, sizeof slot.last_error, "writer open: " + DriverPart(error));
       continue;
     }
     ++slot.acquisitions;
@@ -283,6 +382,7 @@ int RunWriter(Shared& shared, int index, const std::string& path, const std::str
     const int at = read ? shared.log_size++ : kMaxSessions;
     if (!read || at >= kMaxSessions) {  // nothing to write (or no room to log it: reported as a failure)
       const bool closed = H5Fclose(f) >= 0;
+      limit.Lift();
       slot.holding = false;
       ++slot.failed_sessions;
       if (read && closed) Check(shared, slot, s, "writer");
@@ -315,16 +415,30 @@ int RunWriter(Shared& shared, int index, const std::string& path, const std::str
     }
     if (journal) EnterWriting(slot);
     const bool closed = H5Fclose(f) >= 0;
+    const std::string close_error = closed ? "" : ErrorText();
+    limit.Lift();
     slot.holding = false;
-    if (!closed && error.empty()) error = ErrorText();
+    if (error.empty()) error = close_error;
+    slot.limit_struck += limited && (error + close_error).find(std::strerror(EFBIG)) != std::string::npos;
+    // The driver's word that it undid the session, under the lock (README).
+    const bool rolled_back = close_error.find("as it was before the session") != std::string::npos;
     if (written == 3 && closed) {
       record.outcome = kAcknowledged;
       Check(shared, slot, before, "writer");  // what it read, now that the session is known to have held
     } else {
-      record.outcome = written == 0 ? kNothingWritten : kInDoubt;
+      // The steps stop at the first that fails: 1 or 2 written, the next failed.
+      record.outcome = journal && (rolled_back || (written > 0 && written < 3)) ? kRolledBack
+                       : written == 0                                           ? kNothingWritten
+                                                                                : kInDoubt;
       ++slot.failed_sessions;
       if (written > 0 && written < 3) ++slot.partial;
-      CountLostLockRead(slot, before);
+      slot.rolled_back_at_close += rolled_back;
+      slot.left_to_next_holder += close_error.find("for the next holder of the lock to roll back") != std::string::npos;
+      if (rolled_back) {
+        Check(shared, slot, before, "writer");  // it held the lock to its close, as a rollback checks the lease
+      } else {
+        CountLostLockRead(slot, before);
+      }
       Note(slot.last_error, sizeof slot.last_error, "writer session: " + DriverPart(error));
     }
     slot.phase = kFree;
@@ -370,7 +484,7 @@ int RunReader(Shared& shared, int index, const std::string& path, const std::str
 struct History {
   bool ok = true;
   std::string why;             // the first problem
-  long long acknowledged = 0, in_doubt = 0, nothing_written = 0;
+  long long acknowledged = 0, in_doubt = 0, nothing_written = 0, rolled_back = 0;
   int64_t acknowledged_delta = 0;
 };
 
@@ -403,6 +517,9 @@ History CheckHistory(Shared& shared, int64_t final_version, int64_t final_offset
       case kUnused:  // killed between taking the record and filling it in: before any write
       case kNothingWritten:
         ++h.nothing_written;
+        break;
+      case kRolledBack:  // never a candidate for the version after the one it read
+        ++h.rolled_back;
         break;
       default:
         fail("log record " + std::to_string(i) + " holds no outcome");
@@ -451,9 +568,14 @@ History CheckHistory(Shared& shared, int64_t final_version, int64_t final_offset
 // --- The chaos loop, in the test process ------------------------------------
 class Chaos {
  public:
-  Chaos(Shared& shared, RedisServer& redis, std::string path, std::string config, uint64_t seed)
-      : shared_(shared), redis_(redis), path_(std::move(path)), config_(std::move(config)), rng_(seed),
-        journal_(JournalOn()) {
+  // Starts the relays to `redis`'s TCP port and the workers, each with the
+  // configuration that `config` makes of its url (RelayOf).
+  Chaos(Shared& shared, RedisServer& redis, std::string path,
+        const std::function<std::string(const std::string& url)>& config, uint64_t seed)
+      : shared_(shared), redis_(redis), path_(std::move(path)), rng_(seed), journal_(JournalOn()) {
+    for (int r = 0; r < kRelays; ++r) relays_.push_back({std::make_unique<TcpRelay>(redis.port())});
+    for (int i = 0; i < kWorkers; ++i)
+      configs_.push_back(config(RelayOf(i) < 0 ? redis.url() : relays_[RelayOf(i)].relay->url()));
     workers_.resize(kWorkers);
     for (int i = 0; i < kWorkers; ++i) Spawn(i);
   }
@@ -468,7 +590,7 @@ class Chaos {
   void Run(double seconds) {
     const double until = MonotonicSeconds() + seconds;
     std::uniform_real_distribution<double> unit(0, 1);
-    double last_restart = MonotonicSeconds();
+    last_restart_ = MonotonicSeconds();
     while (MonotonicSeconds() < until) {
       Pump(0.1);
       double roll = unit(rng_);
@@ -476,8 +598,12 @@ class Chaos {
         KillOne();
       } else if (roll < 0.24) {
         StopOne();
-      } else if (roll < 0.30 && MonotonicSeconds() - last_restart > 4) {
-        if (RestartRedis()) last_restart = MonotonicSeconds();
+      } else if (roll < 0.34) {
+        PauseRelay();
+      } else if (roll < 0.37) {
+        DropRelay();
+      } else if (roll < 0.43 && MonotonicSeconds() - last_restart_ > 4) {
+        RestartRedis();
       }
     }
   }
@@ -488,6 +614,7 @@ class Chaos {
     for (int i = 0; i < kWorkers; ++i) {
       if (workers_[i].stopped_until > 0) Continue(i);
     }
+    for (Relay& r : relays_) EndPause(r);
     shared_.stop = true;
     const double until = MonotonicSeconds() + seconds;
     for (;;) {
@@ -511,9 +638,15 @@ class Chaos {
 
   long long kills_writers = 0, kills_writers_writing = 0, kills_readers = 0, stops_writers_short = 0,
             stops_writers_long = 0, stops_readers = 0, restarts = 0, unexpected_exits = 0, skipped_claims = 0,
-            claims_found_writing = 0;
+            claims_found_writing = 0, relay_pauses = 0, relay_pauses_long = 0, relay_pauses_of_holder = 0,
+            relay_drops = 0;
 
  private:
+  struct Relay {
+    std::unique_ptr<TcpRelay> relay;
+    double paused_until = 0;   // when to resume; 0 while it runs
+    bool drop_at_end = false;  // reset its connections when the pause ends
+  };
   struct Worker {
     pid_t pid = -1;
     int status = 0;
@@ -524,7 +657,7 @@ class Chaos {
 
   void Spawn(int i) {
     Shared& shared = shared_;
-    const std::string path = path_, config = config_;
+    const std::string path = path_, config = configs_[i];
     workers_[i].pid = RunChild([&shared, i, path, config] {
       return IsWriter(i) ? RunWriter(shared, i, path, config) : RunReader(shared, i, path, config);
     });
@@ -570,6 +703,9 @@ class Chaos {
   void Pump(double seconds) {
     const double until = MonotonicSeconds() + seconds;
     do {
+      for (Relay& r : relays_) {
+        if (r.paused_until > 0 && MonotonicSeconds() >= r.paused_until) EndPause(r);
+      }
       for (int i = 0; i < kWorkers; ++i) {
         Worker& w = workers_[i];
         if (w.stopped_until > 0 && MonotonicSeconds() >= w.stopped_until) Continue(i);
@@ -649,37 +785,99 @@ class Chaos {
     w.stopped_until = MonotonicSeconds() + pause;
   }
 
+  // The relay of the writer holding the lock, if it holds it through one.
+  int HoldersRelay() const {
+    const int holder = Holder(-1);
+    return holder >= 0 ? RelayOf(holder) : -1;
+  }
+
+  // The relay to disturb: half the time the holding writer's (header).
+  Relay& PickRelay() {
+    std::uniform_real_distribution<double> unit(0, 1);
+    const int r = std::uniform_int_distribution<int>(0, kRelays - 1)(rng_), holders = HoldersRelay();
+    return relays_[unit(rng_) < 0.5 && holders >= 0 ? holders : r];
+  }
+
+  // Silences a relay (no FIN, no RST) for part of a lease or past it; its
+  // connections are reset when the pause ends, half the time (header).
+  void PauseRelay() {
+    if (!journal_ || MonotonicSeconds() - last_restart_ < 1) return;
+    std::uniform_real_distribution<double> unit(0, 1);
+    Relay& r = PickRelay();
+    if (r.paused_until > 0) return;
+    const int holders = HoldersRelay();
+    relay_pauses_of_holder += holders >= 0 && &relays_[holders] == &r;
+    // Every third one past the lease (its holders are fenced, their entries
+    // expire), the others for part of one (a renewal may come in time).
+    const double pause = relay_pauses % 3 == 2 ? kLease + unit(rng_) * kLease : 0.05 + unit(rng_) * kLease;
+    relay_pauses_long += pause > kLease;
+    ++relay_pauses;
+    r.drop_at_end = unit(rng_) < 0.5;
+    r.relay->Pause();
+    r.paused_until = MonotonicSeconds() + pause;
+  }
+
+  void EndPause(Relay& r) {
+    if (r.paused_until == 0) return;
+    if (r.drop_at_end) {
+      r.relay->Drop();
+      ++relay_drops;
+    }
+    r.relay->Resume();
+    r.paused_until = 0;
+  }
+
+  // Resets a relay's connections, paused or not (a paused one stays so).
+  void DropRelay() {
+    if (!journal_) return;
+    PickRelay().relay->Drop();
+    ++relay_drops;
+  }
+
   // Kills Redis (its state is lost) and starts it again, whatever the
   // writers are doing: their server watch fences them before the restarted
   // server's grants are used (vfd/redis/server_watch.h, MasterTerm::GrantUsableAt).
-  bool RestartRedis() {
+  // Every relay runs meanwhile, so that the watches of relayed workers see the
+  // server close their connections (header).
+  void RestartRedis() {
+    for (Relay& r : relays_) EndPause(r);
     shared_.last_redis_kill = MonotonicSeconds();
     redis_.Kill();
     redis_.Start();
     ++restarts;
-    return true;
+    last_restart_ = MonotonicSeconds();
   }
 
   Shared& shared_;
   RedisServer& redis_;
-  const std::string path_, config_;
+  std::vector<Relay> relays_;
+  const std::string path_;
+  std::vector<std::string> configs_;  // worker i's
   std::mt19937_64 rng_;
   const bool journal_;
   std::vector<Worker> workers_;
+  double last_restart_ = 0;
 };
 
-class SoakTest : public OneServerTest {
+class SoakTest : public LockedFileTest {
  protected:
-  std::string Config() const {
-    return ServerConfig("lease=" + std::to_string(kLease) + ";timeout=60;connect_timeout=1;retain=0;journal=" +
-                        (JournalOn() ? "undo" : "off"));
+  // Through `url`: the server's unix socket, or a relay to its TCP port.
+  std::string Config(const std::string& url) const {
+    return "url=" + url + ";lease=" + std::to_string(kLease) + ";timeout=60;connect_timeout=1;retain=0;journal=" +
+           (JournalOn() ? "undo" : "off");
   }
+  std::string Config() const { return Config(redis_.url()); }
+
+  // Bound to loopback for the relays (tcp_relay.h), which only the chaos uses.
+  RedisServer redis_{{}, /*tcp=*/true};
 
   // The initial state: data = Initial(i), version 0. Made in a child, so that
-  // this process starts no driver thread before it forks the workers.
+  // this process starts no driver thread before it forks the workers. Where
+  // the datasets lie goes to offsets_.
   bool MakeFile(const std::string& path) {
     const std::string config = Config();
-    return WaitChild(RunChild([&] {
+    SharedArray<long long> offsets(3);
+    const bool made = WaitChild(RunChild([&] {
              hid_t fapl = LockedFapl(config);
              H5File f(path, H5F_ACC_TRUNC, fapl, true);
              H5Pclose(fapl);
@@ -689,8 +887,10 @@ class SoakTest : public OneServerTest {
              hsize_t n = kLength;
              hid_t vector = H5Screate_simple(1, &n, nullptr), scalar = H5Screate(H5S_SCALAR);
              bool ok = true;
+             int at = 0;
              for (auto [name, space] : {std::pair{"data", vector}, {"version", scalar}, {"sum", scalar}}) {
                hid_t d = H5Dcreate2(f.id(), name, H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+               offsets[at++] = d >= 0 ? static_cast<long long>(H5Dget_offset(d)) : -1;
                ok = ok && d >= 0 && H5Dclose(d) >= 0;
              }
              H5Sclose(vector);
@@ -706,7 +906,10 @@ class SoakTest : public OneServerTest {
                   Transfer(f.id(), "sum", nullptr, &s.sum, &error);
              return ok && f.Close() >= 0 ? 0 : 2;
            })) == 0;
+    for (int i = 0; i < 3; ++i) offsets_[i] = offsets[i];
+    return made;
   }
+  long long offsets_[3] = {};  // of "data", "version", "sum"
 };
 
 TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
@@ -723,7 +926,12 @@ TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
 
   SharedArray<Shared> shared_memory(1);
   Shared& shared = shared_memory[0];
-  Chaos chaos(shared, redis_, path, Config(), seed);
+  struct stat st{};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  shared.file_size = st.st_size;
+  for (long long at : offsets_) ASSERT_GT(at, 0) << "a dataset with no place in the file (early allocation)";
+  std::copy(std::begin(offsets_), std::end(offsets_), shared.offsets);
+  Chaos chaos(shared, redis_, path, [this](const std::string& url) { return Config(url); }, seed);
   chaos.Run(seconds);
   if (!redis_.running()) redis_.Start();
   const bool finished = chaos.Finish(120);
@@ -731,6 +939,7 @@ TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
 
   long long sessions = 0, writer_sessions = 0, acquisitions = 0, open_failures = 0, failed = 0, reads = 0;
   long long violations = 0, lost_lock_reads = 0, lost_lock_torn = 0, partial = 0;
+  long long limited = 0, limit_struck_at_open = 0, limit_struck = 0, rolled_back_at_close = 0, left_to_next = 0;
   for (int i = 0; i < kWorkers; ++i) {
     Slot& s = shared.slots[i];
     sessions += s.sessions;
@@ -743,6 +952,11 @@ TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
     lost_lock_reads += s.lost_lock_reads;
     lost_lock_torn += s.lost_lock_torn;
     partial += s.partial;
+    limited += s.limited;
+    limit_struck_at_open += s.limit_struck_at_open;
+    limit_struck += s.limit_struck;
+    rolled_back_at_close += s.rolled_back_at_close;
+    left_to_next += s.left_to_next_holder;
     if (s.violation[0]) std::printf("soak: worker %d's first violation: %s\n", i, s.violation);
   }
 
@@ -781,20 +995,28 @@ TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
   std::printf(
       "soak: %lld sessions (%lld of writers), %lld acquisitions, %lld failed opens, %lld failed sessions after "
       "open\n"
-      "soak: writes: %lld acknowledged, %lld in doubt (killed or failed after writing; %lld of these failed "
-      "between writes), %lld failed with nothing written\n"
+      "soak: writes: %lld acknowledged, %lld in doubt (killed, or all written and the close failed), %lld rolled "
+      "back (a write failed after others, or the close said so), %lld failed with nothing written; %lld failed "
+      "between writes; %lld were rolled back by their own close, %lld closes failed to and left it to the next "
+      "holder\n"
+      "soak: failing writes: %lld sessions under a file-size limit; it failed %lld of their opens (rolling "
+      "back an earlier session) and %lld after the open (EFBIG)\n"
       "soak: %lld states read and checked; %lld more read in sessions that lost their lock (%lld of them torn)\n"
       "soak: chaos: %lld kills (%lld writers, %lld of them inside a write, %lld readers), %lld stops (%lld writers "
-      "briefly, %lld writers past the lease, %lld readers), %lld Redis restarts; writers found writing %lld times "
-      "(%lld actions given up); %lld unexpected exits\n"
+      "briefly, %lld writers past the lease, %lld readers), %lld relay pauses (%lld past the lease, %lld of the "
+      "holding writer's relay), %lld relay resets, %lld Redis restarts; writers found writing %lld times (%lld "
+      "actions given up); %lld unexpected exits\n"
       "soak: final file: version %" PRId64 ", offset %" PRId64 " (acknowledged: %lld writes, delta %" PRId64
       "), %s\n"
       "soak: violations = %lld\n",
       sessions, writer_sessions, acquisitions, open_failures, failed, history.acknowledged, history.in_doubt,
-      partial, history.nothing_written, reads, lost_lock_reads, lost_lock_torn,
-      chaos.kills_writers + chaos.kills_readers, chaos.kills_writers, chaos.kills_writers_writing,
-      chaos.kills_readers, chaos.stops_writers_short + chaos.stops_writers_long + chaos.stops_readers,
-      chaos.stops_writers_short, chaos.stops_writers_long, chaos.stops_readers, chaos.restarts,
+      history.rolled_back, history.nothing_written, partial, rolled_back_at_close, left_to_next, limited, limit_struck_at_open,
+      limit_struck, reads,
+      lost_lock_reads, lost_lock_torn, chaos.kills_writers + chaos.kills_readers, chaos.kills_writers,
+      chaos.kills_writers_writing, chaos.kills_readers,
+      chaos.stops_writers_short + chaos.stops_writers_long + chaos.stops_readers, chaos.stops_writers_short,
+      chaos.stops_writers_long, chaos.stops_readers, chaos.relay_pauses, chaos.relay_pauses_long,
+      chaos.relay_pauses_of_holder, chaos.relay_drops, chaos.restarts,
       chaos.claims_found_writing, chaos.skipped_claims, chaos.unexpected_exits, final_state.version, offset,
       history.acknowledged, history.acknowledged_delta,
       !final_consistent ? ("TORN: " + why).c_str()
@@ -817,6 +1039,12 @@ TEST_F(SoakTest, ChaosNeverTearsAReadOrLosesAnAcknowledgedWrite) {
     EXPECT_GE(chaos.restarts, 1);
     EXPECT_GE(chaos.kills_writers + chaos.kills_readers, 5);
     EXPECT_GE(chaos.stops_writers_long, 1);
+  }
+  if (seconds >= 30 && !RunningUnlocked() && JournalOn()) {
+    EXPECT_GE(chaos.relay_pauses, 3);  // one of them past the lease
+    EXPECT_GE(chaos.relay_drops, 1);
+    EXPECT_GE(limit_struck, 1);
+    EXPECT_GE(history.rolled_back, 1);
   }
 }
 

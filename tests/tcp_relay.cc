@@ -77,8 +77,13 @@ class Relay {
         }
       }
       if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
-      if (fds[0].revents && !Obey()) return;
-      if (!moving || paused_) continue;  // the set was made for the other state
+      // A command changes what the set was made for: the state, or (a drop)
+      // the sockets, closed and their links freed. Poll again.
+      if (fds[0].revents) {
+        if (!Obey()) return;
+        continue;
+      }
+      if (!moving) continue;
       if (fds[1].revents) Accept();
       for (size_t i = 0; i < roles.size(); ++i) {
         if (fds[i + 2].revents) Move(*roles[i].first, roles[i].second);
@@ -193,7 +198,13 @@ TcpRelay::TcpRelay(int server_port) {
     if (getppid() != test) _exit(1);
     close(pair[0]);
     signal(SIGPIPE, SIG_IGN);
-    Relay(listener, pair[1], server_port).Run();
+    // Whatever happens, this copy of the test's process never returns into
+    // the test's body.
+    try {
+      Relay(listener, pair[1], server_port).Run();
+    } catch (...) {
+      _exit(1);
+    }
     _exit(0);
   }
   close(listener);
@@ -202,14 +213,15 @@ TcpRelay::TcpRelay(int server_port) {
 }
 
 TcpRelay::~TcpRelay() {
-  if (write(control_, "q", 1) != 1) kill(pid_, SIGKILL);
+  if (send(control_, "q", 1, MSG_NOSIGNAL) != 1) kill(pid_, SIGKILL);
   close(control_);
   waitpid(pid_, nullptr, 0);
 }
 
 void TcpRelay::Tell(char command) {
   char ack = 0;
-  if (write(control_, &command, 1) != 1 || read(control_, &ack, 1) != 1 || ack != 'k')
+  // A relay that died closed its end: an error, not SIGPIPE.
+  if (send(control_, &command, 1, MSG_NOSIGNAL) != 1 || read(control_, &ack, 1) != 1 || ack != 'k')
     throw std::runtime_error(std::string("the relay did not obey '") + command + "'");
 }
 
