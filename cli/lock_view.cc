@@ -17,6 +17,9 @@ long long SinceMs(const LockEntry& e) { return e.granted_ms ? e.granted_ms : e.s
 std::string Note(const LockEntry& e) {
   if (e.broken) return "broken";
   if (e.lease_left_ms < 0) return "lease expired";
+  // Kept by its process after the file's last close: no file is open.
+  if (e.releasing) return "cached, being released";
+  if (e.cached) return "cached";
   return "";
 }
 
@@ -48,6 +51,8 @@ std::string EntryJson(const LockEntry& e, long long now_ms) {
       .Add("for_ms", now_ms - SinceMs(e))
       .Add("lease_left_ms", e.lease_left_ms)
       .AddBool("broken", e.broken)
+      .AddBool("cached", e.cached)
+      .AddBool("being_released", e.releasing)
       .Add("process", ProcessState(e))
       .Text();
 }

@@ -19,7 +19,10 @@ const char kUsage[] = R"(usage: h5redislock status [--url URL] [--config STR] [-
 Shows the locks of the FILEs, or every lock under the config's prefix:
   holders   pid, host, mode, since when (local time), for how long, how long
             their lease has left, whether the process is alive (on this
-            host; "other host" otherwise), and "broken" once `break` marked it
+            host; "other host" otherwise), "broken" once `break` marked it,
+            and "cached" for a lock its process keeps after the file's last
+            close (linger=; no file is open, and it is let go as soon as
+            someone waits: "cached, being released")
   waiters   the same, in the order they will be served
   counters  acquisitions, and the total and longest wait for them, since the
             lock was last idle for longer than retain= (default 600 s)
@@ -35,7 +38,8 @@ running, no file is locked. --json prints one JSON object instead:
    "waiters": [...], "acquisitions", "wait_total_ms", "wait_max_ms",
    "session": {"pid", "host", "since_ms"} or null}]}
 with each holder and waiter {"pid", "host", "mode", "since_ms", "for_ms",
-"lease_left_ms", "broken", "process"} (times in ms of Redis's clock).
+"lease_left_ms", "broken", "cached", "being_released", "process"} (times in
+ms of Redis's clock).
 )";
 
 // The snapshots of the files' locks, or of every lock. An embedded server

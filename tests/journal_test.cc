@@ -130,7 +130,7 @@ TEST(RandomKills, ReadersSeeOnlyCommittedStates) {
   RedisServer redis;
   TempDir dir;
   const std::string path = dir.File("random.h5");
-  const std::string config = "url=" + redis.url() + ";retain=0;timeout=60" + JournalSetting();
+  const std::string config = "url=" + redis.url() + ";retain=0;timeout=60" + JournalSetting() + LingerSetting();
   const hsize_t kValues = 4096;
   hid_t fapl = LockedFapl(config);
   ASSERT_TRUE(CreateFileWithDatasets(path, fapl, {"values", "sum"}, kValues, H5T_STD_I64LE));

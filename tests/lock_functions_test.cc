@@ -13,7 +13,6 @@
 // without functions then refuse every open), or EVAL only.
 #include <gtest/gtest.h>
 
-#include <regex>
 
 #include "hdf5_files.h"
 #include "locked_file_test.h"
@@ -41,42 +40,26 @@ class LockFunctionsTest : public OneServerTest {
       return H5Pclose(fapl) < 0 ? 3 : 0;
     }));
   }
-
-  // How often the server ran `command` ("evalsha", "script|load").
-  long Calls(const std::string& command) {
-    const std::string stats = redis_.Command({"INFO", "commandstats"});
-    std::smatch m;
-    if (!std::regex_search(stats, m, std::regex("cmdstat_" + std::regex_replace(command, std::regex("\\|"), "\\|") +
-                                                ":calls=([0-9]+)")))
-      return 0;
-    return std::stol(m[1]);
-  }
 };
 
 TEST_F(LockFunctionsTest, FunctionsAreLoadedOnceAndEveryTransitionIsOneCall) {
   if (RunningUnlocked()) GTEST_SKIP() << "no functions without the driver";
   ASSERT_EQ(OpenRepeatedly("url=" + redis_.url()), 0);
-  EXPECT_EQ(Calls("function|load"), 1) << "the library is loaded once";
+  EXPECT_EQ(CommandCalls(redis_, "function|load"), 1) << "the library is loaded once";
   // An acquire and a release for the create and for each open; the first
   // FCALL found no library.
-  EXPECT_EQ(Calls("fcall"), 2 * (kOpens + 1) + 1);
-  EXPECT_EQ(Calls("eval") + Calls("evalsha") + Calls("script|load"), 0);
+  EXPECT_EQ(CommandCalls(redis_, "fcall"), 2 * (kOpens + 1) + 1);
+  EXPECT_EQ(CommandCalls(redis_, "eval") + CommandCalls(redis_, "evalsha") + CommandCalls(redis_, "script|load"), 0);
 }
 
 TEST_F(LockFunctionsTest, WithoutFunctionsScriptsGoByTheDigestsScriptLoadReturns) {
   if (RunningUnlocked()) GTEST_SKIP() << "no scripts without the driver";
   RedisServer server({"--rename-command", "FCALL", ""});  // as a server before Redis 7
   ASSERT_EQ(OpenRepeatedly("url=" + server.url()), 0);
-  const std::string stats = server.Command({"INFO", "commandstats"});
-  auto calls = [&](const std::string& command) {
-    std::smatch m;
-    const std::regex pattern("cmdstat_" + std::regex_replace(command, std::regex("\\|"), "\\|") +
-                             ":calls=([0-9]+)");
-    return std::regex_search(stats, m, pattern) ? std::stol(m[1]) : 0L;
-  };
-  EXPECT_EQ(calls("script|load"), 6) << "one SCRIPT LOAD of each function's script, once";
-  EXPECT_EQ(calls("eval"), 1) << "only the first script goes whole";
-  EXPECT_EQ(calls("evalsha"), 2 * (kOpens + 1) - 1) << "every other acquire and release by digest";
+  EXPECT_EQ(CommandCalls(server, "script|load"), 7) << "one SCRIPT LOAD of each function's script (acquire, leave, renew, "
+                                         "break_entries, settle, snapshot, cached), once";
+  EXPECT_EQ(CommandCalls(server, "eval"), 1) << "only the first script goes whole";
+  EXPECT_EQ(CommandCalls(server, "evalsha"), 2 * (kOpens + 1) - 1) << "every other acquire and release by digest";
 }
 
 TEST_F(LockFunctionsTest, ScriptsGoWholeWhereFunctionsAndScriptLoadAreForbidden) {
@@ -87,8 +70,8 @@ TEST_F(LockFunctionsTest, ScriptsGoWholeWhereFunctionsAndScriptLoadAreForbidden)
   const int rc = OpenRepeatedly("url=" + redis_.url() + ";user=scripts-only");
   unsetenv("H5REDISLOCK_PASSWORD");
   ASSERT_EQ(rc, 0);
-  EXPECT_EQ(Calls("evalsha"), 0) << "no digest is known, so none is used";
-  EXPECT_EQ(Calls("eval"), 2 * (kOpens + 1));
+  EXPECT_EQ(CommandCalls(redis_, "evalsha"), 0) << "no digest is known, so none is used";
+  EXPECT_EQ(CommandCalls(redis_, "eval"), 2 * (kOpens + 1));
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ std::string LockedFileTest::MakeFile(const std::string& name, const std::string&
 OneServerTest::OneServerTest(std::vector<std::string> server_args) : redis_(std::move(server_args)) {}
 
 std::string OneServerTest::ServerConfig(const std::string& options) const {
-  return "url=" + redis_.url() + ";" + options;
+  return "url=" + redis_.url() + ";" + options + LingerSetting();
 }
 
 std::string OneServerTest::MakeFile(const std::string& name) {

@@ -42,7 +42,7 @@ class OneServerTest : public LockedFileTest {
   explicit OneServerTest(std::vector<std::string> server_args = {});
 
   // The driver's configuration on the test's server: its url, then `options`
-  // ("retain=0;timeout=30").
+  // ("retain=0;timeout=30"), then the caching run's linger (LingerSetting).
   std::string ServerConfig(const std::string& options) const;
 
   using LockedFileTest::MakeFile;

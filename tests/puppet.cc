@@ -63,10 +63,13 @@ int Puppet::Serve(const std::string& path, const std::string& config, bool for_w
     std::copy(text.c_str(), text.c_str() + text.size() + 1, error);
   };
   hid_t fapl = LockedFapl(config);
-  hid_t f = H5Fopen(path.c_str(), for_writing ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
-  if (f >= 0) times[0] = MonotonicSeconds();
-  if (f < 0) refused("open");
-  H5Pclose(fapl);
+  auto open = [&] {
+    hid_t file = H5Fopen(path.c_str(), for_writing ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    if (file >= 0) times[0] = MonotonicSeconds();
+    if (file < 0) refused("open");
+    return file;
+  };
+  hid_t f = open();
   auto answer = [&](bool ok) {
     char c = ok ? 'y' : 'n';
     return write(out, &c, 1) == 1;
@@ -86,6 +89,11 @@ int Puppet::Serve(const std::string& path, const std::string& config, bool for_w
       if (!ok) refused("close");
       answer(ok);
       f = -1;
+    } else if (command == 'o') {
+      f = open();
+      answer(f >= 0);
+    } else if (command == 'h') {
+      answer(H5close() >= 0);
     } else if (command == 'q') {
       return 0;
     }

@@ -6,6 +6,8 @@
 // then reads commands from a pipe and answers 'y' or 'n':
 //   'w'  write the dataset "x" (4 ints) with the next value (100, 101, ...), flush
 //   'c'  close the file
+//   'o'  open it again, as at first
+//   'h'  end HDF5 (H5close), as a program's exit does
 //   'q'  exit
 // It notes, in memory shared with the test, when its open returned and when
 // its last successful write finished (CLOCK_MONOTONIC, see MonotonicSeconds),

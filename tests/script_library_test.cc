@@ -52,13 +52,6 @@ class ScriptLibraryTest : public ::testing::Test {
     EXPECT_FALSE(IsErrorReply(reply.get())) << ReplyString(reply.get());
     return ReplyInteger(reply.get());
   }
-
-  static long Calls(const RedisServer& server, const std::string& command) {
-    const std::string stats = server.Command({"INFO", "commandstats"});
-    const std::string key = "cmdstat_" + command + ":calls=";
-    const size_t at = stats.find(key);
-    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
-  }
 };
 
 TEST_F(ScriptLibraryTest, FunctionsAreLoadedOnceAndCalledByName) {
@@ -70,9 +63,9 @@ TEST_F(ScriptLibraryTest, FunctionsAreLoadedOnceAndCalledByName) {
   auto other_process = Library();
   auto other_conn = Connect(server);
   EXPECT_EQ(Bump(*other_process, *other_conn), 3);
-  EXPECT_EQ(Calls(server, "function|load"), 1) << "the second process found the library loaded";
-  EXPECT_EQ(Calls(server, "fcall"), 4) << "one FCALL that found nothing, then one per call";
-  EXPECT_EQ(Calls(server, "eval") + Calls(server, "evalsha"), 0);
+  EXPECT_EQ(CommandCalls(server, "function|load"), 1) << "the second process found the library loaded";
+  EXPECT_EQ(CommandCalls(server, "fcall"), 4) << "one FCALL that found nothing, then one per call";
+  EXPECT_EQ(CommandCalls(server, "eval") + CommandCalls(server, "evalsha"), 0);
 }
 
 TEST_F(ScriptLibraryTest, AFlushedLibraryIsLoadedAgain) {
@@ -82,7 +75,7 @@ TEST_F(ScriptLibraryTest, AFlushedLibraryIsLoadedAgain) {
   EXPECT_EQ(Bump(*library, *conn), 1);
   server.Command({"FUNCTION", "FLUSH"});
   EXPECT_EQ(Bump(*library, *conn), 2);
-  EXPECT_EQ(Calls(server, "function|load"), 2);
+  EXPECT_EQ(CommandCalls(server, "function|load"), 2);
 }
 
 TEST_F(ScriptLibraryTest, WithoutFcallScriptsGoByDigest) {
@@ -90,9 +83,9 @@ TEST_F(ScriptLibraryTest, WithoutFcallScriptsGoByDigest) {
   auto library = Library();
   auto conn = Connect(server);
   for (int i = 1; i <= 5; ++i) EXPECT_EQ(Bump(*library, *conn), i);
-  EXPECT_EQ(Calls(server, "script|load"), 2) << "one SCRIPT LOAD of each function's script, once";
-  EXPECT_EQ(Calls(server, "eval"), 1) << "only the first call went whole";
-  EXPECT_EQ(Calls(server, "evalsha"), 4);
+  EXPECT_EQ(CommandCalls(server, "script|load"), 2) << "one SCRIPT LOAD of each function's script, once";
+  EXPECT_EQ(CommandCalls(server, "eval"), 1) << "only the first call went whole";
+  EXPECT_EQ(CommandCalls(server, "evalsha"), 4);
   server.Command({"SCRIPT", "FLUSH"});
   EXPECT_EQ(Bump(*library, *conn), 6) << "NOSCRIPT after a flush sends the script whole again";
 }
@@ -103,8 +96,8 @@ TEST_F(ScriptLibraryTest, AUserWhoMayNotLoadRunsScriptsWhole) {
   auto library = Library();
   auto conn = Connect(server, "u", "pw");
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(Bump(*library, *conn), i);
-  EXPECT_EQ(Calls(server, "evalsha"), 0);
-  EXPECT_EQ(Calls(server, "eval"), 3);
+  EXPECT_EQ(CommandCalls(server, "evalsha"), 0);
+  EXPECT_EQ(CommandCalls(server, "eval"), 3);
 }
 
 TEST_F(ScriptLibraryTest, PipelinedCommandsFollowWhatTheServerCanDo) {

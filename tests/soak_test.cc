@@ -864,7 +864,7 @@ class SoakTest : public LockedFileTest {
   // Through `url`: the server's unix socket, or a relay to its TCP port.
   std::string Config(const std::string& url) const {
     return "url=" + url + ";lease=" + std::to_string(kLease) + ";timeout=60;connect_timeout=1;retain=0;journal=" +
-           (JournalOn() ? "undo" : "off");
+           (JournalOn() ? "undo" : "off") + LingerSetting();
   }
   std::string Config() const { return Config(redis_.url()); }
 

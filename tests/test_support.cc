@@ -76,11 +76,18 @@ long LockWaiters(const RedisServer& redis, const std::string& name) {
   return n == "(nil)" ? 0 : std::stol(n);
 }
 
+long CommandCalls(const RedisServer& redis, const std::string& command) {
+  const std::string stats = redis.Command({"INFO", "commandstats"});
+  const std::string key = "cmdstat_" + command + ":calls=";
+  const size_t at = stats.find(key);
+  return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
+}
+
 void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password) {
-  redis.Command({"ACL", "SETUSER", user, "on", ">" + password, "~h5redislock:*", "resetchannels", "-@all",
+  redis.Command({"ACL", "SETUSER", user, "on", ">" + password, "~h5redislock:*", "resetchannels", "&h5redislock:revoke:*", "-@all",
                  "+fcall", "+function|load", "+blpop", "+info", "+time", "+hmget", "+hget", "+hset", "+hdel",
                  "+hgetall", "+exists", "+pexpire", "+pttl", "+persist", "+del", "+zadd", "+zrem", "+zrange",
-                 "+lpush"});
+                 "+lpush", "+publish", "+subscribe"});
 }
 
 int FreeTcpPort() {
@@ -232,6 +239,11 @@ std::vector<std::string> RedisServer::Keys(const std::string& pattern) const {
   return keys;
 }
 
+std::string LingerSetting() {
+  const char* linger = getenv("H5REDISLOCK_TEST_LINGER");
+  return linger && *linger ? std::string(";linger=") + linger : "";
+}
+
 pid_t RunChild(const std::function<int()>& body) {
   fflush(nullptr);
   pid_t pid = fork();
@@ -242,6 +254,7 @@ pid_t RunChild(const std::function<int()>& body) {
     } catch (const std::exception& e) {
       fprintf(stderr, "child %d: %s\n", getpid(), e.what());
     }
+    if (!LingerSetting().empty()) H5close();
     fflush(nullptr);
     _exit(rc);
   }

@@ -90,6 +90,8 @@ std::string LockQueue(const std::string& name);
 // How many entries of the lock named `name` hold it, and how many wait.
 long LockHolders(const RedisServer& redis, const std::string& name);
 long LockWaiters(const RedisServer& redis, const std::string& name);
+// How often `redis` ran `command` ("fcall", "script|load"), by INFO commandstats.
+long CommandCalls(const RedisServer& redis, const std::string& command);
 // Milliseconds until the lock's latest entry expires, on the server's clock
 // (the third word of an entry: lock/lock_protocol.cc); -1 if it has none. For
 // a Redis Cluster, `redis` is the master that serves the lock.
@@ -104,8 +106,16 @@ int FreeTcpPort();
 // commands inside them, BLPOP, and INFO.
 void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password);
 
+// The multi-process tests run twice: without lock caching (the driver's
+// default, linger=0) and with it, where H5REDISLOCK_TEST_LINGER gives the
+// linger (tests/CMakeLists.txt registers those runs). ";linger=<it>", or ""
+// without it: for the end of a test's configurations.
+std::string LingerSetting();
+
 // Forks; the child runs `body` and _exit()s with its return value (an
-// exception or a crash is a non-zero exit).
+// exception or a crash is a non-zero exit). In a caching run the child ends
+// HDF5 first (H5close), as a program's exit does, which lets the locks it
+// cached go.
 pid_t RunChild(const std::function<int()>& body);
 // Waits for `pid`; its exit status, or 128 + signal.
 int WaitChild(pid_t pid);

@@ -22,6 +22,11 @@ class Fd {
   ~Fd() { reset(); }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
 
   int get() const { return fd_; }
   // Closes the descriptor held (errno is left alone if there is none), then
@@ -29,6 +34,12 @@ class Fd {
   void reset(int fd = -1) {
     if (fd_ >= 0) close(fd_);
     fd_ = fd;
+  }
+  // Gives up the descriptor held, unclosed.
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
   }
 
  private:

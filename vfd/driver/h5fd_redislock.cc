@@ -27,6 +27,7 @@
 #include "driver/inner_fapl.h"
 #include "driver/redislock_file.h"
 #include "lock/config.h"
+#include "lock/lock_table.h"
 
 namespace h5redislock {
 namespace {
@@ -118,6 +119,9 @@ Status ConfigFromFapl(hid_t fapl, Config* config, std::string* text) {
 // ============================================================================
 
 herr_t Terminate() {
+  // A program that ends HDF5 (H5close, or HDF5's own atexit) is done with
+  // its files: the locks it cached after their last close go now.
+  LockTable::ForThisProcess().ReleaseCached(false);
   ForgetErrorClass();
   ForgetInnerFapls();
   return 0;

@@ -149,16 +149,20 @@ Status RedisLockFile::Open(const char* name, unsigned flags, const Config& confi
   if (!s.ok()) return s;
   LockTable& table = LockTable::ForThisProcess();
 
-  // A fresh exclusive hold starts a write session.
-  if (config.journal && mode == LockMode::kWrite && !lock->journal()) {
-    auto journal = std::make_shared<UndoJournal>(path, lock->lease().token(), lock->fence(), config.durable);
-    s = journal->Begin();
+  // A fresh exclusive hold starts a write session; a cached one has its next
+  // session begun already (LockTable's "Lock caching").
+  if (config.journal && mode == LockMode::kWrite) {
+    std::shared_ptr<UndoJournal> journal = lock->journal();
+    if (!journal) {
+      journal = std::make_shared<UndoJournal>(path, lock->lease().token(), lock->fence(), config.durable);
+      s = journal->Begin();
+      if (s.ok()) lock->set_journal(journal);
+    }
     if (s.ok() && (flags & H5F_ACC_TRUNC)) s = journal->BeforeReplace();
     if (!s.ok()) {
       table.Release(lock);
       return s.WithContext("cannot start the write session on '" + file + "'");
     }
-    lock->set_journal(std::move(journal));
   }
 
   hid_t fapl = H5I_INVALID_HID;
@@ -268,14 +272,25 @@ Status RedisLockFile::Truncate(hid_t dxpl, bool closing) {
 // every write made it. A poisoned session (or one whose commit fails before
 // its commit point) is rolled back now, under the lock, and the close fails
 // saying so; if even that fails, the journal stays for the next holder.
-Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal, bool* clean) const {
+Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal, bool keep, bool* clean) const {
   if (!journal) return Status::OK();
   Status valid = CheckLock("commit");
   if (!valid.ok()) return valid;  // not ours to commit nor to roll back
   if (journal->poisoned().ok()) {
-    Status committed = journal->Commit([](uint64_t, uint64_t, void*) {
+    const UndoJournal::Transfer no_more_writes = [](uint64_t, uint64_t, void*) {
       return Status::Internal("write after the file was closed");  // flushed at close
-    });
+    };
+    // Kept for the next open of a cached lock: the journal begins the next
+    // session now, so that the session mark never names a missing journal.
+    if (keep && (!journal->touched() || journal->Restart(no_more_writes).ok())) {
+      lock_->set_finisher([journal](bool* finished_clean) {
+        Status discarded = journal->Discard();
+        *finished_clean = discarded.ok();
+        return discarded;
+      });
+      return Status::OK();
+    }
+    Status committed = journal->Commit(no_more_writes);
     *clean = committed.ok();
     if (committed.ok() || committed.code() == Status::Code::kLockLost) return committed;
     journal->Poison(committed);
@@ -305,7 +320,7 @@ Status RedisLockFile::Close() {
   if (!lock_->lease().owned_by_this_process()) return closed;
   std::shared_ptr<UndoJournal> journal = journal_;
   Status released =
-      LockTable::ForThisProcess().Release(lock_, [&](bool* clean) { return Finish(journal, clean); });
+      LockTable::ForThisProcess().Release(lock_, [&](bool keep, bool* clean) { return Finish(journal, keep, clean); });
   // What became of a failed session is the news, and names its cause. HDF5's
   // error stack keeps 32 entries and drops later ones, and the flush before
   // this close filled it with refusals that each repeat that cause: they go,

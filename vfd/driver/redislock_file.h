@@ -82,7 +82,7 @@ class RedisLockFile {
   Status InnerFailed(const char* what) const;
   // Returns `s`; a failure poisons the write session (undo_journal.h).
   Status Fail(const Status& s) const;
-  Status Finish(const std::shared_ptr<UndoJournal>& journal, bool* clean) const;
+  Status Finish(const std::shared_ptr<UndoJournal>& journal, bool keep, bool* clean) const;
 
   const std::string name_;
   const std::string config_text_;

@@ -25,6 +25,9 @@ constexpr size_t kHeaderSize = 128;
 constexpr size_t kRecordHeaderSize = 24;      // offset, length, data crc, header crc
 constexpr uint64_t kMaxRecord = 1 << 20;      // larger ranges become several records
 constexpr uint32_t kFlagAbsent = 1;           // the file did not exist: undo is deleting it
+// The next session's journal is made under this name, then renamed over
+// the journal (Restart).
+constexpr char kNextSuffix[] = ".next";
 
 // The header, as laid out on disk (little-endian host assumed, as HDF5 on
 // every platform this driver builds for).
@@ -162,6 +165,7 @@ Status UndoJournal::Recover(const std::string& data_path, const std::function<St
                             bool* rolled_back) {
   *rolled_back = false;
   const std::string path = PathFor(data_path);
+  unlink((path + kNextSuffix).c_str());  // a next session's journal never renamed: its holder died making it
   Fd journal(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (journal.get() < 0) return errno == ENOENT ? Status::OK() : Errno("cannot open the journal", path);
 
@@ -227,10 +231,12 @@ UndoJournal::UndoJournal(std::string data_path, std::string token, long long fen
   if (data_fd_.get() >= 0 && fstat(data_fd_.get(), &st) == 0) original_end_ = static_cast<uint64_t>(st.st_size);
 }
 
-Status UndoJournal::Begin() {
-  if (data_fd_.get() < 0 && !absent_) return Errno("cannot read the old contents of", data_path_);
-  journal_fd_.reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644));
-  if (journal_fd_.get() < 0) return Errno("cannot create the journal", path_);
+// Makes a journal at `path` whose header says: the session on the data file
+// began when it was `original_end` long (`absent`: did not exist). A
+// journal left half-made is removed.
+Status UndoJournal::Make(const std::string& path, Fd* out) const {
+  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return Errno("cannot create the journal", path);
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kVersion;
@@ -240,12 +246,19 @@ Status UndoJournal::Begin() {
   header.flags = absent_ ? kFlagAbsent : 0;
   std::strncpy(header.token, token_.c_str(), sizeof header.token - 1);
   header.crc = Crc(&header, offsetof(Header, crc));
-  if (!WriteAll(journal_fd_.get(), &header, sizeof header)) {
-    Status s = Errno("cannot write the journal", path_);
-    journal_fd_.reset();
-    unlink(path_.c_str());  // nothing was written under it
+  if (!WriteAll(fd.get(), &header, sizeof header)) {
+    Status s = Errno("cannot write the journal", path);
+    unlink(path.c_str());  // nothing was written under it
     return s;
   }
+  *out = std::move(fd);
+  return Status::OK();
+}
+
+Status UndoJournal::Begin() {
+  if (data_fd_.get() < 0 && !absent_) return Errno("cannot read the old contents of", data_path_);
+  Status made = Make(path_, &journal_fd_);
+  if (!made.ok()) return made;
   journal_size_ = kHeaderSize;
   synced_ = false;
   // Durable: the journal is on disk, under its name, before any write of
@@ -358,6 +371,7 @@ void UndoJournal::HoldBack(uint64_t offset, uint64_t size, const void* buf) {
 
 Status UndoJournal::Write(uint64_t offset, uint64_t size, const void* buf, const Transfer& write) {
   if (!poisoned_.ok()) return Refused();
+  touched_ = true;
   if (offset < original_end_) {
     uint64_t below = std::min(size, original_end_ - offset);
     Status s = Save(offset, below);
@@ -386,6 +400,7 @@ Status UndoJournal::Read(uint64_t offset, uint64_t size, void* buf, const Transf
 
 Status UndoJournal::BeforeTruncate(uint64_t new_size) {
   if (!poisoned_.ok()) return Refused();
+  touched_ = true;
   if (new_size < original_end_) {
     Status s = Save(new_size, original_end_ - new_size);
     if (!s.ok()) return s;
@@ -409,19 +424,73 @@ Status UndoJournal::Flush(const Transfer& write) {
   return s;
 }
 
-Status UndoJournal::Commit(const Transfer& write) {
+// Whether the journal under our name is still the one we wrote: if we lost
+// the lock, a later holder may have rolled ours back and started its own.
+Status UndoJournal::StillOurs() const {
+  struct stat ours, named;
+  const bool same = fstat(journal_fd_.get(), &ours) == 0 && stat(path_.c_str(), &named) == 0 &&
+                    ours.st_ino == named.st_ino && ours.st_dev == named.st_dev;
+  if (same) return Status::OK();
+  return Status::LockLost("the journal of '" + data_path_ + "' was replaced: the session was rolled back");
+}
+
+// The session's writes are all in the file (and, if durable, on disk).
+Status UndoJournal::Settle(const Transfer& write) {
   Status s = Flush(write);
   if (!s.ok()) return s;
   if (durable_ && data_fd_.get() >= 0 && fsync(data_fd_.get()) != 0) return Errno("cannot sync", data_path_);
-  // Remove only our own journal: if we lost the lock, a later holder may
-  // have rolled ours back and started its own under the same name.
-  struct stat ours, named;
-  bool same = fstat(journal_fd_.get(), &ours) == 0 && stat(path_.c_str(), &named) == 0 &&
-              ours.st_ino == named.st_ino && ours.st_dev == named.st_dev;
+  return Status::OK();
+}
+
+Status UndoJournal::Commit(const Transfer& write) {
+  Status s = Settle(write);
+  return s.ok() ? Discard() : s;
+}
+
+Status UndoJournal::Discard() {
+  Status s = StillOurs();
   journal_fd_.reset();
-  if (!same) return Status::LockLost("the journal of '" + data_path_ + "' was replaced: the session was rolled back");
+  if (!s.ok()) return s;
   if (unlink(path_.c_str()) != 0) return Errno("cannot remove the journal (commit)", path_);
   if (durable_) SyncDirectoryOf(path_);
+  return Status::OK();
+}
+
+Status UndoJournal::Restart(const Transfer& write) {
+  Status s = Settle(write);
+  if (s.ok()) s = StillOurs();
+  if (!s.ok()) return s;
+  // The next session begins with the file as it is now.
+  Fd data(open(data_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (data.get() < 0 || fstat(data.get(), &st) != 0) return Errno("cannot read the old contents of", data_path_);
+  const uint64_t previous_end = original_end_;
+  const bool previous_absent = absent_;
+  original_end_ = static_cast<uint64_t>(st.st_size);
+  absent_ = false;
+  // Made under another name, then renamed over the old journal: a holder
+  // that dies meanwhile leaves one whole journal or the other, never none.
+  const std::string next = path_ + kNextSuffix;
+  unlink(next.c_str());  // a left-over of a holder that died here
+  Fd fresh;
+  s = Make(next, &fresh);
+  if (s.ok() && durable_ && fdatasync(fresh.get()) != 0) s = Errno("cannot sync the journal", next);
+  if (s.ok() && rename(next.c_str(), path_.c_str()) != 0) s = Errno("cannot replace the journal", path_);
+  if (!s.ok()) {
+    unlink(next.c_str());
+    original_end_ = previous_end;
+    absent_ = previous_absent;
+    return s;
+  }
+  if (durable_) SyncDirectoryOf(path_);
+  journal_fd_ = std::move(fresh);
+  data_fd_ = std::move(data);
+  journal_size_ = kHeaderSize;
+  synced_ = !durable_;  // a durable one was synced before the rename
+  saved_.clear();
+  bytes_saved_ = 0;
+  held_back_.clear();
+  touched_ = false;
   return Status::OK();
 }
 

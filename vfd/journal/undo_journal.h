@@ -126,6 +126,21 @@ class UndoJournal {
   // then removes the journal: the commit point.
   Status Commit(const Transfer& write);
 
+  // Commits the session and begins the next one in the same journal, for a
+  // lock this process keeps between opens (lock caching, lock_table.h): the
+  // journal is replaced, atomically (made under another name, then
+  // renamed over it), by one that says "nothing changed yet": the file's
+  // size now, no records. The commit point is the rename. So a holder that
+  // dies between sessions leaves a journal whose rollback changes nothing,
+  // never no journal (the lock's session mark says one must be there:
+  // lock_protocol.cc, "Write sessions").
+  Status Restart(const Transfer& write);
+  // Removes the journal of a session that changed nothing since it began
+  // (Restart's, when the lock is finally let go): as Commit's last step.
+  Status Discard();
+  // Whether the session wrote, or truncated, anything since it began.
+  bool touched() const { return touched_; }
+
   // Poisons the session with `cause`, unless it is poisoned already: the
   // first failure is the one reported.
   void Poison(const Status& cause);
@@ -141,6 +156,9 @@ class UndoJournal {
 
  private:
   Status Refused() const;
+  Status Make(const std::string& path, Fd* out) const;
+  Status StillOurs() const;
+  Status Settle(const Transfer& write);
   Status Save(uint64_t offset, uint64_t size);
   Status SyncJournal();
   void HoldBack(uint64_t offset, uint64_t size, const void* buf);
@@ -156,6 +174,7 @@ class UndoJournal {
   uint64_t journal_size_ = 0;  // up to the end of the last whole record
   Fd data_fd_;  // the file as it was when the session began, for Save
   Status poisoned_;
+  bool touched_ = false;  // the session wrote or truncated
   bool synced_ = true;                  // nothing saved since the last sync
   std::map<uint64_t, uint64_t> saved_;  // start -> end of saved ranges, disjoint
   uint64_t bytes_saved_ = 0;

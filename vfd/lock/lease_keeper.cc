@@ -41,8 +41,9 @@ void RenewOne(LockLease* lease) {
     return run;
   });
   if (fenced) return;
-  bool alive = false;
-  if (s.ok()) s = ParseRenewReply(*lease, reply.get(), &alive);
+  bool alive = false, wanted = false;
+  if (s.ok()) s = ParseRenewReply(*lease, reply.get(), &alive, &wanted);
+  if (wanted) lease->SetWanted();
   Settle(lease, s, alive, replicated, sent);
 }
 
@@ -89,8 +90,9 @@ void RenewBatch(Router& router, const std::vector<LockLease*>& batch, Clock::dur
       RenewOne(lease);  // elsewhere now, or the server lacked the function: load it, once
       continue;
     }
-    bool alive = false;
-    Status r = ParseRenewReply(*lease, replies[i].get(), &alive);
+    bool alive = false, wanted = false;
+    Status r = ParseRenewReply(*lease, replies[i].get(), &alive, &wanted);
+    if (wanted) lease->SetWanted();
     Settle(lease, r, alive, replicated, sent);
   }
 }

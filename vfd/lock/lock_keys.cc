@@ -40,7 +40,7 @@ std::string Unescape(const std::string& text) {
 }  // namespace
 
 LockKeys::LockKeys(const std::string& prefix, const std::string& lock_name)
-    : lock_name_(lock_name), base_(prefix + "{" + Escape(lock_name) + "}"), slot_(HashSlot(base_)) {}
+    : lock_name_(lock_name), prefix_(prefix), base_(prefix + "{" + Escape(lock_name) + "}"), slot_(HashSlot(base_)) {}
 
 std::vector<std::string> LockKeys::ScriptKeys() const {
   std::vector<std::string> keys;

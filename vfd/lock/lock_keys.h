@@ -21,6 +21,7 @@ class LockKeys {
 
   const std::string& lock_name() const { return lock_name_; }
   const std::string& base() const { return base_; }  // <prefix>{<escaped name>}
+  const std::string& prefix() const { return prefix_; }
   // The Redis Cluster hash slot of every key of the lock (hash_slot.h).
   int slot() const { return slot_; }
 
@@ -34,6 +35,7 @@ class LockKeys {
 
  private:
   std::string lock_name_;
+  std::string prefix_;
   std::string base_;
   int slot_;
 };

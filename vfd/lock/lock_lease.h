@@ -76,6 +76,12 @@ class LockLease : public Fenceable, public std::enable_shared_from_this<LockLeas
   // the master that granted it ends: master_term.h).
   void MarkLost(const std::string& reason) override;
 
+  // Someone else waits for the lock (a revocation, or a renewal's reply said
+  // so): a process that caches it lets it go as soon as it is idle, and
+  // does not cache it again (lock_table.h).
+  void SetWanted() { wanted_.store(true, std::memory_order_release); }
+  bool wanted() const { return wanted_.load(std::memory_order_acquire); }
+
   bool active() const { return deadline_ns_.load(std::memory_order_acquire) != 0 || lost(); }
   bool lost() const { return lost_.load(std::memory_order_acquire); }
   // False in a child forked after the lease was created.
@@ -108,6 +114,7 @@ class LockLease : public Fenceable, public std::enable_shared_from_this<LockLeas
 
   std::atomic<long long> deadline_ns_{0};  // on Clock (BOOTTIME); 0 until Start
   std::atomic<bool> lost_{false};
+  std::atomic<bool> wanted_{false};
   mutable std::mutex mu_;
   std::string lost_reason_;                // guarded by mu_
   long long started_ns_ = 0;               // guarded by mu_; the last Start's sent_at

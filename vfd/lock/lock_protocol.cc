@@ -661,7 +661,7 @@ local function renew(keys, args)
   redis.call('HSET', lock, 'e:' .. token, encode(r))
   keep(r.lease + retain, false, h[3])
   if queued(r) then extend(queue, r.lease) end
-  return {1, tonumber(h[2]) or 0, has(r, 'r') and 1 or 0}
+  return {1, queued(r) and 0 or (tonumber(h[2]) or 0), has(r, 'r') and 1 or 0}
 end
 
 -- ==================================================================
@@ -757,7 +757,7 @@ end
 ScriptLibrary& Library() {
   static NoDestructor<ScriptLibrary> library("h5redislock2", kLibrary,
                                              std::vector<std::string>{"acquire", "leave", "renew", "break_entries",
-                                                                      "settle", "snapshot"});
+                                                                      "settle", "snapshot", "cached"});
   return *library;
 }
 
@@ -840,6 +840,11 @@ Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, con
 namespace {
 
 constexpr auto kLivenessTick = std::chrono::milliseconds(100);
+// How long an open with timeout=0 waits for processes that keep the lock
+// cached to let it go (see "Lock caching"): a cached entry is no file in
+// use, so it must not make such an open fail; one whose process uses the
+// file again after all does, after this long.
+constexpr auto kRevocationWait = std::chrono::seconds(1);
 
 const char* ModeArg(LockMode mode) { return mode == LockMode::kWrite ? "w" : "r"; }
 
@@ -855,6 +860,9 @@ bool ParseEntry(const redisReply* r, LockEntry* e) {
   e->granted_ms = ReplyInteger(ReplyElement(r, 7));
   e->lease_left_ms = ReplyInteger(ReplyElement(r, 8));
   e->broken = ReplyInteger(ReplyElement(r, 9)) != 0;
+  const std::string flags = ReplyString(ReplyElement(r, 10));
+  e->cached = flags.find('c') != std::string::npos;
+  e->releasing = flags.find('r') != std::string::npos;
   return !e->token.empty();
 }
 
@@ -948,6 +956,7 @@ class Acquisition {
   bool MayTryAgain(const Status& failure);
   // The endings without the lock, each with its message.
   Status Busy() const;
+  Status NotLetGo();
   Status TimedOut();
   Status Failed(const Status& error);
   std::string Leave(std::vector<LockEntry>* holders);
@@ -975,9 +984,11 @@ Acquisition::Acquisition(const AcquireRequest& request, const std::string& recor
       router_(lease->router()),
       keys_(lease->keys()),
       args_({lease->token(), ModeArg(request.mode), std::to_string(lease->lease_ms()), record,
-             request.timeout_s == 0 ? "" : "w", std::to_string(lease->retain_ms())}),
+             request.timeout_s == 0 ? "v" : "w", std::to_string(lease->retain_ms())}),
       what_(std::string(ModeName(request.mode)) + " lock on '" + request.file + "'"),
-      give_up_(request.timeout_s < 0 ? Clock::time_point::max() : Later(request.started, request.timeout_s)),
+      give_up_(request.timeout_s < 0   ? Clock::time_point::max()
+               : request.timeout_s == 0 ? Later(request.started, InSeconds(kRevocationWait))
+                                        : Later(request.started, request.timeout_s)),
       hard_end_(Later(give_up_, router_.timeout_s())) {}
 
 Status Acquisition::Run(long long* fence, SessionMark* mark) {
@@ -989,7 +1000,7 @@ Status Acquisition::Run(long long* fence, SessionMark* mark) {
     if (s.ok() && !granted) {
       if (Reap()) continue;
       if (busy_) return Busy();
-      if (Clock::now() >= give_up_) return TimedOut();
+      if (Clock::now() >= give_up_) return request_.timeout_s == 0 ? NotLetGo() : TimedOut();
       s = Block(&grant, &granted);
     }
     if (s.ok() && granted) s = Accept(grant);
@@ -1172,6 +1183,17 @@ Status Acquisition::Busy() const {
                       DescribeHolders(ahead_, now_ms_));
 }
 
+// timeout=0, and only cached entries were in the way: their processes were
+// asked to let them go (ACQUIRE queued us and told them), and did not in
+// time, because they use the file after all.
+Status Acquisition::NotLetGo() {
+  std::vector<LockEntry> holders;
+  const std::string left = Leave(&holders);
+  return Status::Busy("the " + what_ + " is not free and timeout=0 forbids waiting: its holders, which kept it " +
+                      "cached, were asked to let it go and did not within " + Seconds(InSeconds(kRevocationWait)) +
+                      "; " + DescribeHolders(holders.empty() ? ahead_ : holders, now_ms_) + left);
+}
+
 // The timeout ran out while the lock was held by others.
 Status Acquisition::TimedOut() {
   std::vector<LockEntry> holders;
@@ -1227,7 +1249,7 @@ std::string LockEntry::Describe(long long now_ms) const {
   return text + ")";
 }
 
-std::string ThisProcessRecord(const std::string& session_dev) {
+std::string ThisProcessRecord(const std::string& session_dev, const std::string& channel) {
   ProcessIdentity id = ThisProcess();
   // Words of an entry's line (section 1): none may hold a space or be empty.
   auto word = [](const std::string& s) {
@@ -1236,7 +1258,7 @@ std::string ThisProcessRecord(const std::string& session_dev) {
     return out.empty() ? std::string("-") : out;
   };
   return std::to_string(id.pid) + " " + std::to_string(id.start) + " " + word(id.host_key) + " " +
-         word(session_dev) + " - " + word(id.host);
+         word(session_dev) + " " + word(channel) + " " + word(id.host);
 }
 
 Status AcquireLock(const AcquireRequest& request, const std::string& record, LockLease* lease,
@@ -1259,6 +1281,15 @@ Status ReleaseLock(const LockLease& lease, bool clean) {
   return Status::OK();
 }
 
+void PostCached(const LockLease& lease) {
+  Status s = lease.router().Run(lease.keys().slot(), [&](RedisConnection& conn) {
+    return conn.Post(Library().Command(conn, static_cast<size_t>(Script::kCached), lease.keys().ScriptKeys(),
+                                       {lease.token(), "1"}),
+                     "marking the lock on '" + lease.file() + "' cached");
+  });
+  if (!s.ok()) Log(LogLevel::kDebug, "cannot mark the lock on '" + lease.file() + "' cached: " + s.message());
+}
+
 Argv RenewArgs(const LockLease& lease) { return {lease.token(), std::to_string(lease.retain_ms())}; }
 
 Argv RenewCommand(const RedisConnection& conn, const LockLease& lease) {
@@ -1267,9 +1298,10 @@ Argv RenewCommand(const RedisConnection& conn, const LockLease& lease) {
 
 bool RenewRanNothing(const redisReply* reply) { return ScriptLibrary::RanNothing(reply); }
 
-Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive) {
+Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive, bool* wanted) {
   if (IsErrorReply(reply)) return ScriptError(lease.keys(), ReplyString(reply));
   *alive = ReplyInteger(ReplyElement(reply, 0)) == 1;
+  *wanted = ReplyInteger(ReplyElement(reply, 1)) > 0 || ReplyInteger(ReplyElement(reply, 2)) == 1;
   return Status::OK();
 }
 

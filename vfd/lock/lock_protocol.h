@@ -36,6 +36,8 @@ struct LockEntry {
   long long granted_ms = 0;    // Redis time it was granted; 0 while waiting
   long long lease_left_ms = 0; // until Redis expires it unless renewed
   bool broken = false;         // `h5redislock break` refused it further renewals
+  bool cached = false;         // its process keeps it after the last close (lock_table.h)
+  bool releasing = false;      // cached, and asked to let it go: it is being released
 
   // "pid 1234 on node7 (write, held for 2.1 s)"
   std::string Describe(long long now_ms) const;
@@ -106,6 +108,12 @@ Status ReleaseLock(const LockLease& lease, bool clean);
 Status SettleSession(RedisConnection& conn, const LockKeys& keys, const std::string& holder,
                      const std::string& seen, long long retain_ms, bool* settled);
 
+// Marks the entry of `lease` cached in Redis (flag c: kept after its last
+// close, let go on demand), sent without waiting for its reply (as
+// ReleaseLock). Best effort: it informs `h5redislock status` and timeout=0
+// openers; a failure changes nothing else.
+void PostCached(const LockLease& lease);
+
 // The RENEW command for one entry, for the keeper's pipeline on `conn`; whether
 // its reply says it ran nothing (the server lacked the function or script:
 // renew through RunScript then); and the meaning of its reply: OK and
@@ -113,7 +121,9 @@ Status SettleSession(RedisConnection& conn, const LockKeys& keys, const std::str
 Argv RenewCommand(const RedisConnection& conn, const LockLease& lease);
 bool RenewRanNothing(const redisReply* reply);
 Argv RenewArgs(const LockLease& lease);  // its arguments, for RunScript
-Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive);
+// *wanted: someone else waits for the lock, or asked this process to let it
+// go (see "Lock caching" in lock_protocol.cc).
+Status ParseRenewReply(const LockLease& lease, const redisReply* reply, bool* alive, bool* wanted);
 
 // Reads a lock's whole state in one round trip.
 Status ReadLockSnapshot(RedisConnection& conn, const LockKeys& keys, LockSnapshot* out);
@@ -132,12 +142,12 @@ Status RemoveEntries(RedisConnection& conn, const LockKeys& keys, const std::vec
 // lock_protocol.cc: pid, start, host key, dev, channel, host); a write
 // session that keeps a journal gives `session_dev`, the st_dev of the file's
 // directory as this process sees it, and so sets the session mark.
-std::string ThisProcessRecord(const std::string& session_dev = "");
+std::string ThisProcessRecord(const std::string& session_dev = "", const std::string& channel = "");
 
 // Calls one of the protocol's functions (FCALL, or a script where the server
 // runs no functions: redis/script_library.h) and turns error replies into
 // Status (see lock_protocol.cc).
-enum class Script { kAcquire, kLeave, kRenew, kBreak, kSettle, kSnapshot };
+enum class Script { kAcquire, kLeave, kRenew, kBreak, kSettle, kSnapshot, kCached };
 Status RunScript(RedisConnection& conn, Script script, const LockKeys& keys, const Argv& args,
                  Reply* reply);
 

@@ -65,6 +65,45 @@ std::shared_ptr<Router> LockTable::RouterFor(const Config& config) {
   return router;
 }
 
+LockTable::LockTable() : process_token_(NewToken()) {}
+
+std::string LockTable::ChannelFor(const std::string& prefix) const { return prefix + "revoke:" + process_token_; }
+
+bool LockTable::Reusable(const Entry& entry, LockMode mode) {
+  const LockLease& lease = entry.held->lease();
+  return (entry.mode == LockMode::kWrite || mode == LockMode::kRead) && !lease.wanted() &&
+         lease.CheckValid("reusing a cached lock").ok();
+}
+
+bool LockTable::Cacheable(const Entry& entry) {
+  if (entry.linger_s <= 0 || exiting_ || !entry.pool) return false;
+  const LockLease& lease = entry.held->lease();
+  if (lease.wanted() || !lease.CheckValid("caching a lock").ok()) return false;
+  // Only while a waiter's message would reach us; else it would wait for
+  // the linger or the lease, for no use of ours.
+  return entry.pool->watch().Subscribed(ChannelFor(lease.keys().prefix()));
+}
+
+void LockTable::Listen(ConnectionPool* pool, const std::string& prefix) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!listened_[pool].insert(prefix).second) return;
+    auto& listener = revocations_[pool];
+    if (!listener) listener = std::make_unique<Revocations>(this, pool);
+  }
+  pool->watch().Subscribe(ChannelFor(prefix), revocations_[pool].get());
+}
+
+void LockTable::Wanted(ConnectionPool* pool, const std::string* lock_base) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, entry] : entries_) {
+    if (!entry.held || entry.pool != pool) continue;
+    LockLease& lease = entry.held->mutable_lease();
+    if (!lock_base || lease.keys().base() == *lock_base) lease.SetWanted();
+  }
+  sweep_.notify_one();
+}
+
 Status LockTable::Acquire(const Config& config, const std::string& lock_name, LockMode mode,
                           const std::string& file, std::shared_ptr<HeldLock>* out, bool* fresh,
                           const std::string& session_dev) {
@@ -76,47 +115,76 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
     for (;;) {
       auto it = entries_.find(table_key);
       if (it == entries_.end()) break;
-      if (it->second.acquiring) {
-        // Another thread of ours is taking the lock in Redis: its outcome
-        // is ours too (we share its hold, or try ourselves if it fails), but
-        // we wait for it no longer than our own timeout.
+      Entry& entry = it->second;
+      if (entry.acquiring || entry.closing) {
+        // Another thread of ours is taking the lock in Redis, or closing the
+        // last handle: its outcome is ours too (we share its hold, or try
+        // ourselves if it fails or lets the lock go), but we wait for it no
+        // longer than our own timeout.
         if (config.timeout_s < 0) {
-          acquired_.wait(lock);
-        } else if (acquired_.wait_until(lock, started + std::chrono::duration_cast<Clock::duration>(
+          settled_.wait(lock);
+        } else if (settled_.wait_until(lock, started + std::chrono::duration_cast<Clock::duration>(
                                                           std::chrono::duration<double>(config.timeout_s))) ==
                    std::cv_status::timeout) {
           return OtherThreadTakesIt(config, mode, file, started);
         }
         continue;
       }
-      if (mode == LockMode::kWrite && it->second.mode == LockMode::kRead)
+      if (entry.refs == 0) {
+        if (Reusable(entry, mode)) {
+          entry.refs = 1;
+          *out = entry.held;
+          return Status::OK();
+        }
+        // Cached in another mode, wanted, or in doubt: let it go first.
+        std::shared_ptr<HeldLock> stale = std::move(entry.held);
+        entries_.erase(it);
+        lock.unlock();
+        LetGo(stale, false);
+        lock.lock();
+        continue;
+      }
+      if (mode == LockMode::kWrite && entry.mode == LockMode::kRead)
         return Status::Upgrade("cannot open '" + file +
                                "' for writing: this process has it open read-only, and a read lock cannot "
                                "be upgraded (close the read-only handles first)");
-      ++it->second.refs;
-      *out = it->second.held;
+      ++entry.refs;
+      *out = entry.held;
       return Status::OK();
     }
     Entry acquiring;
     acquiring.mode = mode;
+    acquiring.linger_s = config.linger_s;
     entries_.emplace(table_key, std::move(acquiring));
   }
 
   auto lease = std::make_shared<LockLease>(RouterFor(config),
                                            LockKeys(config.prefix, lock_name), NewToken(), config.lease_s,
                                            config.retain_s, file);
+  // A process that caches locks subscribes to its revocation channel before
+  // it asks, where it knows the master already: a waiter that comes right
+  // after the grant must find the message heard.
+  const bool caching = config.linger_s > 0;
+  ConnectionPool* pool = lease->router().PoolFor(lease->keys().slot());
+  if (caching && pool) Listen(pool, config.prefix);
   keeper_.Add(lease);
   AcquireRequest request{mode, config.timeout_s, file, started};
   long long fence = 0;
   SessionMark mark;
-  Status s = AcquireLock(request, ThisProcessRecord(session_dev), lease.get(), &fence, &mark);
+  Status s = AcquireLock(request, ThisProcessRecord(session_dev, caching ? ChannelFor(config.prefix) : ""),
+                         lease.get(), &fence, &mark);
   if (mark.token == lease->token()) mark = SessionMark();  // our own
+  if (s.ok() && caching && !pool) {
+    pool = lease->router().PoolFor(lease->keys().slot());
+    if (pool) Listen(pool, config.prefix);
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(table_key);
   if (s.ok()) {
     it->second.acquiring = false;
     it->second.refs = 1;
+    it->second.pool = pool;
     it->second.held = std::make_shared<HeldLock>(table_key, mode, lease, fence, mark);
     *out = it->second.held;
     if (fresh) *fresh = true;
@@ -128,27 +196,128 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
     entries_.erase(it);
     Log(LogLevel::kInfo, s.message());
   }
-  acquired_.notify_all();
+  settled_.notify_all();
   return s;
 }
 
 Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release) {
+  bool keep = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(held->table_key());
     if (it == entries_.end() || it->second.held != held) return Status::Internal("release of a lock not held");
     if (--it->second.refs > 0) return Status::OK();
-    entries_.erase(it);
+    // Only a close that finishes its session (the driver's) may cache; the
+    // driver's own releases on its error paths let the lock go.
+    keep = before_release && Cacheable(it->second);
+    it->second.closing = true;
   }
   bool clean = false;
-  Status finished = before_release ? before_release(&clean) : Status::OK();
+  const Status finished = before_release ? before_release(keep, &clean) : Status::OK();
+  bool mark_cached = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(held->table_key());
+    Entry& entry = it->second;
+    entry.closing = false;
+    settled_.notify_all();
+    // The driver may not have kept the session (it committed it for good:
+    // *clean), and the lease may have changed meanwhile.
+    if (keep && finished.ok() && !clean && Cacheable(entry)) {
+      entry.linger_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(entry.linger_s));
+      mark_cached = !entry.marked_cached;
+      entry.marked_cached = true;
+      StartSweeper();
+      sweep_.notify_one();
+    } else {
+      entries_.erase(it);
+      keep = false;
+    }
+  }
+  if (keep) {
+    // For `h5redislock status`, and for a timeout=0 opener, which revokes a
+    // cached entry rather than fail against it. Not waited for.
+    if (mark_cached) PostCached(held->lease());
+    Log(LogLevel::kDebug, std::string("cached the ") + ModeName(held->mode()) + " lock on '" +
+                              held->lease().file() + "'");
+    return finished;
+  }
+  Status s = LetGo(held, clean);
+  return finished.ok() ? s : finished;
+}
+
+Status LockTable::LetGo(const std::shared_ptr<HeldLock>& held, bool clean) {
   const LockLease& lease = held->lease();
-  keeper_.Remove(&lease);
   Status valid = held->CheckValid("releasing the lock");
-  Status s = ReleaseLock(lease, clean && valid.ok());
+  // A session kept for a cached lock is removed only while the lock is
+  // ours: else it is the next holder's to deal with (a rollback that
+  // changes nothing).
+  Status finished = valid.ok() ? held->Finish(&clean) : Status::OK();
+  keeper_.Remove(&lease);
+  Status s = ReleaseLock(lease, clean && valid.ok() && finished.ok());
   Log(LogLevel::kInfo, std::string("released the ") + ModeName(held->mode()) + " lock on '" + lease.file() + "'");
   if (!finished.ok()) return finished;
   return s.ok() ? valid : s;
+}
+
+void LockTable::StartSweeper() {
+  if (sweeper_started_) return;
+  sweeper_started_ = true;
+  std::thread(&LockTable::Sweep, this).detach();  // lives as long as the table: the process
+  // A process that exits normally lets its cached locks go (HDF5's own
+  // atexit closes files later than this runs: nothing is cached from then).
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit([] { LockTable::ForThisProcess().ReleaseCached(true); }); });
+}
+
+void LockTable::Sweep() {
+  // A wanted entry is let go at once when the news comes by message; a
+  // renewal's reply only sets its lease's flag, which the sweeper sees
+  // within a tick.
+  constexpr auto kTick = std::chrono::milliseconds(100);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    const auto now = Clock::now();
+    auto next = now + kTick;
+    std::vector<std::shared_ptr<HeldLock>> due;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      Entry& entry = it->second;
+      const bool cached = !entry.acquiring && !entry.closing && entry.refs == 0;
+      if (cached && (now >= entry.linger_until || exiting_ || !Reusable(entry, entry.mode))) {
+        due.push_back(std::move(entry.held));
+        it = entries_.erase(it);
+        continue;
+      }
+      if (cached) next = std::min(next, entry.linger_until);
+      ++it;
+    }
+    if (due.empty()) {
+      sweep_.wait_until(lock, next);
+      continue;
+    }
+    lock.unlock();
+    for (const auto& held : due) LetGo(held, false);
+    lock.lock();
+  }
+}
+
+void LockTable::ReleaseCached(bool for_good) {
+  std::vector<std::shared_ptr<HeldLock>> cached;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (for_good) exiting_ = true;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      const Entry& entry = it->second;
+      if (!entry.acquiring && !entry.closing && entry.refs == 0) {
+        cached.push_back(entry.held);
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& held : cached) LetGo(held, false);
 }
 
 }  // namespace h5redislock

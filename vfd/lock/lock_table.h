@@ -13,15 +13,40 @@
 // covers it); a process that holds it for reading and asks to write fails at
 // once: waiting would deadlock against itself.
 //
+// Lock caching. Programs that open and close a file on every access (the
+// seed's h5pyswmr does, by design) would pay a round trip to Redis for each.
+// So after the last close the table keeps the lock for `linger` seconds (a
+// *cached* entry: still a holder in Redis, leased and renewed like any), and
+// an open in a compatible mode within that time takes it back without a
+// word to Redis. A cached entry is let go (LEAVE) when:
+//   - its linger ends;
+//   - someone else wants the lock: a waiter's ACQUIRE publishes on this
+//     process's revocation channel, which the server's watch carries here
+//     (server_watch.h); a renewal's reply says someone waits (that covers a
+//     lost message within lease/3); the watch's connection went away (a
+//     message may have been lost);
+//   - its lease is in doubt, the process exits (atexit), or an open needs
+//     another mode (a cached read lock and a write open: let go, then taken
+//     for writing).
+// An entry wanted while in use is not cached at its last close, so a process
+// that keeps reopening a file does not keep a waiter out. Safety never
+// depends on the messages: a cached entry is a leased holder as any other,
+// fenced as any other. A write session still commits at the HDF5 close; the
+// journal stays, emptied, for the next session (UndoJournal::Restart), so the
+// lock's session mark never names a missing journal. See "Lock caching" in
+// lock_protocol.cc for the protocol's side.
+//
 // After fork() the child starts with an empty table, pools and keeper of its
 // own (ForThisProcess): the parent's entries, sockets and mutexes are not the
 // child's. The parent's state is left alone in the child, deliberately leaked:
 // its mutexes may be held by parent threads that do not exist in the child.
 //
-// Locking: mu_ guards entries_ and routers_; it is never held during a Redis
-// round trip. A thread that finds an entry being acquired by another thread
-// waits on acquired_ for the outcome, within its own timeout (which runs from
-// its call, through its own acquisition if the other thread's failed).
+// Locking: mu_ guards the entries and the table's other state; it is never
+// held during a Redis round trip or a journal's file work. A thread that
+// finds an entry being acquired or closed by another thread waits on
+// settled_ for the outcome, within its own timeout (which runs from its
+// call, through its own acquisition if the other thread's failed). The
+// sweeper thread lets cached entries go; it starts with the first one.
 #ifndef H5REDISLOCK_LOCK_TABLE_H_
 #define H5REDISLOCK_LOCK_TABLE_H_
 
@@ -30,13 +55,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "base/status.h"
 #include "lock/config.h"
 #include "lock/lease_keeper.h"
 #include "lock/lock_lease.h"
 #include "lock/lock_protocol.h"
+#include "redis/server_watch.h"
 
 namespace h5redislock {
 
@@ -62,6 +91,7 @@ class HeldLock {
   // lock_protocol.cc).
   const SessionMark& session_mark() const { return session_mark_; }
   const LockLease& lease() const { return *lease_; }
+  LockLease& mutable_lease() const { return *lease_; }
   const std::string& table_key() const { return table_key_; }
 
   // For the I/O path: OK while the lock is certainly held (see LockLease).
@@ -78,6 +108,24 @@ class HeldLock {
     journal_ = std::move(journal);
   }
 
+  // What the driver does when a cached lock is finally let go: it kept a
+  // write session's journal for the next open (BeforeRelease's `keep`), and
+  // removes it now; *clean as for BeforeRelease. Set by the driver.
+  using Finisher = std::function<Status(bool* clean)>;
+  void set_finisher(Finisher finisher) {
+    std::lock_guard<std::mutex> lock(mu_);
+    finisher_ = std::move(finisher);
+  }
+  // Runs and forgets the finisher, if any (OK, *clean untouched, if none).
+  Status Finish(bool* clean) {
+    Finisher finisher;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finisher.swap(finisher_);
+    }
+    return finisher ? finisher(clean) : Status::OK();
+  }
+
  private:
   const std::string table_key_;
   const LockMode mode_;
@@ -86,6 +134,7 @@ class HeldLock {
   const SessionMark session_mark_;
   mutable std::mutex mu_;
   std::shared_ptr<UndoJournal> journal_;  // guarded by mu_
+  Finisher finisher_;                     // guarded by mu_
 };
 
 class LockTable {
@@ -101,35 +150,88 @@ class LockTable {
   Status Acquire(const Config& config, const std::string& lock_name, LockMode mode, const std::string& file,
                  std::shared_ptr<HeldLock>* out, bool* fresh = nullptr, const std::string& session_dev = "");
 
-  // Runs before the last reference is released; sets *clean (false before)
-  // if the holder leaves no unfinished write session of its own: then its
-  // session mark goes with the release (ReleaseLock).
-  using BeforeRelease = std::function<Status(bool* clean)>;
+  // Runs when the last reference goes. Sets *clean (false before) if the
+  // holder leaves no unfinished write session of its own: then its session
+  // mark goes with the release (ReleaseLock). `keep` says the lock is to be
+  // cached: the driver then keeps its write session's journal for the next
+  // open, sets the HeldLock's finisher, and leaves *clean false; if it
+  // cannot keep it, it commits the session as without `keep` (*clean true),
+  // and the lock is not cached.
+  using BeforeRelease = std::function<Status(bool keep, bool* clean)>;
   // Drops one reference; the last runs `before_release` (if given), then
-  // releases the lock in Redis. Fails if the lock had been lost before,
-  // `before_release` failed, or Redis could not be told.
+  // caches the lock (see the essay) or releases it in Redis. Fails if the
+  // lock had been lost before, `before_release` failed, or Redis could not
+  // be told.
   Status Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release = nullptr);
+
+  // Lets every cached lock go now: HDF5 shuts the driver down (H5close, its
+  // terminate callback), or the process exits (`for_good`: nothing is cached
+  // from then on).
+  void ReleaseCached(bool for_good);
 
   // The router to the servers of `config` (its url, connect timeout and
   // replica policy), shared by all locks on them.
   std::shared_ptr<Router> RouterFor(const Config& config);
 
-  LockTable() = default;
+  LockTable();
   LockTable(const LockTable&) = delete;
   LockTable& operator=(const LockTable&) = delete;
 
  private:
   struct Entry {
     LockMode mode = LockMode::kRead;
-    bool acquiring = true;
-    int refs = 0;
+    bool acquiring = true;  // the first open is taking it in Redis
+    bool closing = false;   // the last close is finishing its session
+    int refs = 0;           // open handles; 0 (and not closing): cached
     std::shared_ptr<HeldLock> held;
+    double linger_s = 0;    // the config's linger= of the open that took it
+    ConnectionPool* pool = nullptr;  // its master's, where its channel is heard
+    Clock::time_point linger_until;  // cached until then
+    bool marked_cached = false;      // the entry in Redis says so (sent once)
+  };
+  using Entries = std::map<std::string, Entry>;
+
+  // The server's watch tells the table of messages on the process's
+  // revocation channel, one listener per pool.
+  class Revocations : public ServerWatch::Listener {
+   public:
+    Revocations(LockTable* table, ConnectionPool* pool) : table_(table), pool_(pool) {}
+    void OnMessage(const std::string& lock_base) override { table_->Wanted(pool_, &lock_base); }
+    void OnLost() override { table_->Wanted(pool_, nullptr); }
+
+   private:
+    LockTable* const table_;
+    ConnectionPool* const pool_;
   };
 
+  // Whether a cached entry can serve an open in `mode` (REQUIRES mu_).
+  static bool Reusable(const Entry& entry, LockMode mode);
+  // Whether an entry whose last handle closes may be cached (REQUIRES mu_).
+  bool Cacheable(const Entry& entry);
+  // The revocation channel of this process, for locks under `prefix`.
+  std::string ChannelFor(const std::string& prefix) const;
+  // Has `pool`'s watch carry this process's channel for `prefix` here.
+  void Listen(ConnectionPool* pool, const std::string& prefix);
+  // The locks of `pool` whose keys are `*lock_base` (all of them: null) are
+  // wanted by someone else.
+  void Wanted(ConnectionPool* pool, const std::string* lock_base);
+  // Lets a lock go that no handle uses: the driver's finisher, then LEAVE.
+  Status LetGo(const std::shared_ptr<HeldLock>& held, bool clean);
+  // The sweeper: lets cached entries go when their time comes.
+  void Sweep();
+  void StartSweeper();  // REQUIRES mu_
+
+  const std::string process_token_;  // names this process's revocation channels
   std::mutex mu_;
-  std::condition_variable acquired_;
-  std::map<std::string, Entry> entries_;                          // guarded by mu_
+  std::condition_variable settled_;  // an entry stopped acquiring or closing
+  std::condition_variable sweep_;    // the sweeper has something to do, sooner
+  Entries entries_;                                          // guarded by mu_
   std::map<std::string, std::shared_ptr<Router>> routers_;  // guarded by mu_
+  // guarded by mu_; never freed: the watch keeps pointers to them
+  std::map<ConnectionPool*, std::unique_ptr<Revocations>> revocations_;
+  std::map<ConnectionPool*, std::set<std::string>> listened_;  // guarded by mu_; prefixes by pool
+  bool sweeper_started_ = false;  // guarded by mu_
+  bool exiting_ = false;          // guarded by mu_; nothing is cached from now on
   LeaseKeeper keeper_;
 };
 

@@ -310,6 +310,25 @@ Status RedisConnection::Post(const Argv& argv, std::string what) {
   return s;
 }
 
+Status RedisConnection::SendOnly(const Argv& argv) {
+  SigpipeGuard no_sigpipe(tls_ != nullptr);
+  return Send({argv});
+}
+
+Status RedisConnection::ReadArrived(std::vector<Reply>* replies) {
+  replies->clear();
+  pollfd pfd{ctx_->fd, POLLIN, 0};
+  const int n = poll(&pfd, 1, 0);
+  if (n < 0 && errno != EINTR) return TransportError("waiting for a reply failed");
+  if (n > 0 && redisBufferRead(ctx_.get()) != REDIS_OK) return TransportError("reading a reply failed");
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK) return TransportError("bad reply");
+    if (!raw) return Status::OK();
+    replies->emplace_back(static_cast<redisReply*>(raw));
+  }
+}
+
 Status RedisConnection::Drain() {
   while (!posted_.empty()) {
     Reply reply;

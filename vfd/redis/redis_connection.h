@@ -132,6 +132,14 @@ class RedisConnection {
   // would (the command may or may not have run).
   Status Post(const Argv& argv, std::string what);
 
+  // For a connection that receives what the server pushes (the watch's, in
+  // subscribe mode: server_watch.h). Sends `argv`, whose replies come later
+  // among the pushed ones...
+  Status SendOnly(const Argv& argv);
+  // ...and reads every complete reply that has arrived, without waiting for
+  // more. An error (and the connection broken) if the server closed it.
+  Status ReadArrived(std::vector<Reply>* replies);
+
   bool broken() const { return broken_; }
   const RedisEndpoint& endpoint() const { return endpoint_; }
   int fd() const;  // the socket, for waiting on it (server_watch.h)
@@ -223,6 +231,8 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   Status Admit(RedisConnection* conn);
   const RedisEndpoint& endpoint() const { return endpoint_; }
   double timeout_s() const { return timeout_s_; }
+  // The server's watch (server_watch.h), which also carries its messages.
+  ServerWatch& watch() { return *watch_; }
 
  private:
   void Put(std::unique_ptr<RedisConnection> conn);

@@ -33,14 +33,28 @@
 // holds no connection, and makes no calls: a process done with its files
 // leaves the server alone.
 //
-// Thread-safety: Ensure may be called from any thread. The watch's thread,
-// started by the first Ensure, lives as long as the process, and keeps its
-// pool alive.
+// The watch's connection also carries messages to this process: it is
+// subscribed (SUBSCRIBE) to the channels given to Subscribe, and a message
+// on one goes to its listener, in the watch's thread. A lock's waiter tells
+// a process that caches the lock to let it go that way (lock_protocol.cc,
+// "Lock caching"). Redis keeps no message for a client that is not
+// connected: a listener hears that messages may have been missed (OnLost)
+// whenever a subscribed connection goes away, and a new connection is
+// subscribed again before it is used.
+//
+// Thread-safety: Ensure, Subscribe and Subscribed may be called from any
+// thread. The watch's thread, started by the first Ensure, lives as long as
+// the process, and keeps its pool alive. Listeners are called in it, with no
+// lock of the watch held.
 #ifndef H5REDISLOCK_SERVER_WATCH_H_
 #define H5REDISLOCK_SERVER_WATCH_H_
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -51,6 +65,15 @@ class RedisConnection;
 
 class ServerWatch {
  public:
+  // What a subscriber is told (see above). Implementations must not call
+  // back into the watch from these.
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    virtual void OnMessage(const std::string& message) = 0;
+    virtual void OnLost() = 0;
+  };
+
   // `pool` owns the watch.
   explicit ServerWatch(ConnectionPool* pool);
   ~ServerWatch();
@@ -63,17 +86,38 @@ class ServerWatch {
   // caller's deadline (ScopedDeadline) cut the attempt short.
   Status Ensure();
 
+  // Messages on `channel` go to `listener` (which must outlive the watch)
+  // from now on, once the connection is subscribed: at once if the watch
+  // has none yet (the next one is subscribed when it is made), else within
+  // a round trip of the watch's thread.
+  void Subscribe(const std::string& channel, Listener* listener);
+  // Whether the watch's connection is subscribed to `channel` now: then a
+  // message published from now on reaches its listener, or the listener
+  // hears OnLost.
+  bool Subscribed(const std::string& channel);
+
  private:
   void Run();
-  // Opens a connection and admits it to the pool; ends the term if either fails.
+  // Opens a connection and admits it to the pool; ends the term if either
+  // fails.
   Status Connect(std::unique_ptr<RedisConnection>* out);
+  std::set<std::string> SubscribeNew(RedisConnection* conn);
+  // What the watch's connection sent: messages for the listeners, and the
+  // confirmations of subscriptions. False if it was closed. REQUIRES mu_.
+  bool ReadArrived(std::vector<std::pair<Listener*, std::string>>* messages);
+  void Wake();
 
   ConnectionPool* const pool_;
   std::once_flag started_;
+  const int wake_fd_;  // an eventfd: Subscribe wakes the thread's poll
   std::mutex mu_;
   // guarded by mu_; set by Ensure or the thread when null, reset only by the
-  // thread (which waits on its socket without holding mu_)
+  // thread (which waits on its socket without holding mu_, and reads it
+  // holding it)
   std::unique_ptr<RedisConnection> conn_;
+  std::map<std::string, Listener*> listeners_;  // guarded by mu_; by channel
+  std::set<std::string> subscribed_;            // guarded by mu_; conn_'s confirmed channels
+  std::set<std::string> asked_;                 // guarded by mu_; conn_'s channels asked for
 };
 
 }  // namespace h5redislock
