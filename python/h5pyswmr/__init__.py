@@ -13,26 +13,44 @@ subset it offers:
 As in the seed, File, Group, Dataset and their .attrs hold a path, not an
 open file: every access opens the file through the redislock driver with the
 mode it needs (reads "r", hence the shared lock; writes "r+", hence the
-exclusive lock) and closes it before returning. So any number of processes
-can hold File objects at once, forked children included, and a process that
-dies holding the lock no longer deadlocks the others (the driver's leases
-and dead-holder detection replace the seed's Redis counters).
+exclusive lock). So any number of processes can hold File objects at once,
+forked children included, and a process that dies holding the lock no longer
+deadlocks the others (the driver's leases and dead-holder detection replace
+the seed's Redis counters).
+
+Unlike the seed, h5pyswmr caches: the driver keeps each lock for `linger`
+seconds after the file's last close (LINGER unless configure(linger=...)
+says otherwise; 0 turns caching off), and a file read stays open after the
+access while no other process wants to write it and it was used within the
+linger (h5pyswmr/_kept.py). A write still opens, writes and closes: an
+acknowledged write is committed, and a later SIGKILL never rolls it back.
 
 Redis: configure(url=..., timeout=..., any other key of the driver's
 configuration) at run time; otherwise the environment ($H5REDISLOCK_URL),
 otherwise redis://127.0.0.1:6379/0.
 """
 
+import contextlib
 import os
 import posixpath
 
 import h5redislock
-from h5redislock import h5py
+from h5redislock import _driver, h5py
+
+from ._kept import KeptFiles
 
 __all__ = ["File", "Group", "Dataset", "Node", "AttributeManager", "configure", "test"]
 __version__ = "0.4.0"
 
 _config = {}
+
+# The driver's linger= that h5pyswmr gives unless configured: a second keeps
+# the lock (and a read file open) across the gaps of an access loop, and costs
+# a waiting process nothing, as the lock is let go as soon as one asks.
+LINGER = 1.0
+
+_kept = KeptFiles()
+os.register_at_fork(after_in_child=_kept.after_fork_in_child)
 
 
 def configure(**config):
@@ -40,6 +58,7 @@ def configure(**config):
     lease=, prefix=, ... (None removes a key, so its default applies).
     Returns the configuration now in force."""
     h5redislock.config_string(**config)  # rejects unknown keys now, not at the next access
+    _kept.close_all()  # opened with the configuration before
     for key, value in config.items():
         if value is None:
             _config.pop(key, None)
@@ -48,8 +67,33 @@ def configure(**config):
     return dict(_config)
 
 
+def _linger():
+    return float(_config.get("linger", LINGER))
+
+
+@contextlib.contextmanager
 def _open(path, mode, **kwargs):
-    return h5redislock.File(path, mode, **_config, **kwargs)
+    """The file at `path`, open in `mode` for one access: a kept read file
+    where there is one (see the module's docstring), else opened now."""
+    path = os.path.abspath(path)
+    linger = _linger()
+    revocations = _driver.plugin().revocations() if mode == "r" and not kwargs and linger > 0 else None
+    if revocations is None:
+        _kept.close(path)  # a process that reads the file cannot write it
+        with h5redislock.File(path, mode, **dict(_config, linger=linger), **kwargs) as f:
+            yield f
+        return
+    with _kept.lock:
+        f = _kept.take(path, revocations)
+        if f is None:
+            f = h5redislock.File(path, "r", **dict(_config, linger=linger))
+        try:
+            yield f
+        except BaseException:
+            _kept.close(path)
+            f.close()
+            raise
+        _kept.keep(path, f, linger, revocations)
 
 
 class Node(object):
@@ -165,7 +209,10 @@ class File(Group):
         pass
 
     def close(self):
-        """Nothing to do: the file is closed after every access."""
+        """Closes this process's kept read file of this name, if any (it is
+        closed anyway once another process wants to write, or it is idle for
+        the linger)."""
+        _kept.close(self.file)
 
     def __repr__(self):
         return "<HDF5 File ({0})>".format(self.file)

@@ -151,6 +151,27 @@ class Plugin:
 
     def __init__(self, path, kind, origin):
         self.path, self.kind, self.origin = path, kind, origin
+        self._lib = None
+
+    def revocations(self):
+        """(fd, wanted, idle): the plugin's revocation eventfd (-1: none);
+        wanted(path) -> bool, whether another process wants the lock this
+        process holds on the file; idle(path), which says this process keeps
+        the file open only until someone wants it (H5FDredislock.h, "Lock
+        caching"). None where the plugin's file is unknown."""
+        if self.path is None:
+            return None
+        if self._lib is None:
+            lib = ctypes.CDLL(self.path)  # the copy already loaded: the same handle
+            lib.H5FD_redislock_revocation_fd.restype = ctypes.c_int
+            lib.H5FD_redislock_wanted.argtypes = [ctypes.c_char_p]
+            lib.H5FD_redislock_wanted.restype = ctypes.c_int
+            lib.H5FD_redislock_idle.argtypes = [ctypes.c_char_p]
+            lib.H5FD_redislock_idle.restype = None
+            self._lib = lib
+        lib = self._lib
+        return (lib.H5FD_redislock_revocation_fd(), lambda path: lib.H5FD_redislock_wanted(os.fsencode(path)) == 1,
+                lambda path: lib.H5FD_redislock_idle(os.fsencode(path)))
 
     def __repr__(self):
         return "<redislock plugin %s (%s, %s)>" % (self.path, self.kind, self.origin)

@@ -27,6 +27,7 @@
 #include "driver/inner_fapl.h"
 #include "driver/redislock_file.h"
 #include "lock/config.h"
+#include "lock/lock_name.h"
 #include "lock/lock_table.h"
 
 namespace h5redislock {
@@ -378,6 +379,19 @@ herr_t H5Pget_fapl_redislock(hid_t fapl_id, H5FD_redislock_config_t* config_out)
   ssize_t size = H5Pget_driver_config_str(fapl_id, config_out->options, sizeof config_out->options);
   if (size < 0 || static_cast<size_t>(size) >= sizeof config_out->options) return -1;
   return 0;
+}
+
+int H5FD_redislock_revocation_fd(void) { return h5redislock::LockLease::WantedFd(); }
+
+int H5FD_redislock_wanted(const char* file) {
+  std::string name;
+  if (!file || !h5redislock::CanonicalPath(file, &name).ok()) return 0;
+  return h5redislock::LockTable::ForThisProcess().Wanted(name) ? 1 : 0;
+}
+
+void H5FD_redislock_idle(const char* file) {
+  std::string name;
+  if (file && h5redislock::CanonicalPath(file, &name).ok()) h5redislock::LockTable::ForThisProcess().MarkIdle(name);
 }
 
 }  // extern "C"

@@ -65,6 +65,24 @@ H5_DLL herr_t H5Pset_fapl_redislock(hid_t fapl_id, const H5FD_redislock_config_t
  * name or through HDF5_DRIVER_CONFIG comes back with its string in `options`. */
 H5_DLL herr_t H5Pget_fapl_redislock(hid_t fapl_id, H5FD_redislock_config_t *config_out);
 
+/*
+ * Lock caching (the configuration's linger=; the README's "Lock caching"). A
+ * program that keeps a file open between accesses while no other process
+ * wants its lock (h5pyswmr does) learns when one does:
+ *   H5FD_redislock_revocation_fd() returns a descriptor (an eventfd) that
+ *     becomes readable when another process wants a lock this process holds,
+ *     open or cached; read 8 bytes from it to clear it. -1 if there is none.
+ *   H5FD_redislock_wanted(file) returns 1 if another process wants the lock
+ *     of `file` (as given to H5Fopen; a lock named with key= is not found) that
+ *     this process holds, else 0.
+ *   H5FD_redislock_idle(file) says that this process keeps `file` open only
+ *     until someone wants it: its lock shows as cached, and an opener with
+ *     timeout=0 asks for it rather than fail.
+ */
+H5_DLL int H5FD_redislock_revocation_fd(void);
+H5_DLL int H5FD_redislock_wanted(const char *file);
+H5_DLL void H5FD_redislock_idle(const char *file);
+
 #ifdef __cplusplus
 }
 #endif

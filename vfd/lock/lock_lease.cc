@@ -1,5 +1,8 @@
 #include "lock/lock_lease.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "base/process_identity.h"
 
 namespace h5redislock {
@@ -80,6 +83,20 @@ Status LockLease::CheckValid(const char* operation) const {
                             "' refused: the lock's lease was not renewed in time (process paused, or Redis "
                             "unreachable); another process may hold the lock now");
   return Status::OK();
+}
+
+void LockLease::SetWanted() {
+  if (wanted_.exchange(true, std::memory_order_acq_rel)) return;
+  const int fd = WantedFd();
+  const uint64_t one = 1;
+  if (fd >= 0 && write(fd, &one, sizeof one) < 0) {
+    // A full counter is readable already.
+  }
+}
+
+int LockLease::WantedFd() {
+  static const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  return fd;
 }
 
 }  // namespace h5redislock

@@ -78,9 +78,15 @@ class LockLease : public Fenceable, public std::enable_shared_from_this<LockLeas
 
   // Someone else waits for the lock (a revocation, or a renewal's reply said
   // so): a process that caches it lets it go as soon as it is idle, and
-  // does not cache it again (lock_table.h).
-  void SetWanted() { wanted_.store(true, std::memory_order_release); }
+  // does not cache it again (lock_table.h). The first call also signals
+  // WantedFd.
+  void SetWanted();
   bool wanted() const { return wanted_.load(std::memory_order_acquire); }
+  // An eventfd of the process that becomes readable when some lease becomes
+  // wanted, for a program that keeps files open while nobody else wants
+  // them (H5FD_redislock_revocation_fd); -1 if none could be made. Shared
+  // with forked children: a wake is a hint, to check wanted() by.
+  static int WantedFd();
 
   bool active() const { return deadline_ns_.load(std::memory_order_acquire) != 0 || lost(); }
   bool lost() const { return lost_.load(std::memory_order_acquire); }

@@ -302,6 +302,28 @@ void LockTable::Sweep() {
   }
 }
 
+bool LockTable::Wanted(const std::string& lock_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, entry] : entries_) {
+    if (entry.held && entry.held->lease().keys().lock_name() == lock_name && entry.held->lease().wanted()) return true;
+  }
+  return false;
+}
+
+void LockTable::MarkIdle(const std::string& lock_name) {
+  std::shared_ptr<HeldLock> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, entry] : entries_) {
+      if (!entry.held || entry.acquiring || entry.marked_cached || entry.held->lease().keys().lock_name() != lock_name)
+        continue;
+      entry.marked_cached = true;
+      held = entry.held;
+    }
+  }
+  if (held) PostCached(held->lease());
+}
+
 void LockTable::ReleaseCached(bool for_good) {
   std::vector<std::shared_ptr<HeldLock>> cached;
   {

@@ -169,6 +169,15 @@ class LockTable {
   // from then on).
   void ReleaseCached(bool for_good);
 
+  // Whether another process wants a lock named `lock_name` (lock_name.h)
+  // that this process holds, open or cached (see LockLease::WantedFd).
+  bool Wanted(const std::string& lock_name);
+  // Marks this process's lock named `lock_name`, which a program keeps open
+  // between accesses and closes when it is wanted (H5FD_redislock_idle), as
+  // cached in Redis: a timeout=0 opener then revokes it rather than fail.
+  // Sent once per hold, without waiting.
+  void MarkIdle(const std::string& lock_name);
+
   // The router to the servers of `config` (its url, connect timeout and
   // replica policy), shared by all locks on them.
   std::shared_ptr<Router> RouterFor(const Config& config);
