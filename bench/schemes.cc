@@ -19,9 +19,9 @@ hid_t Sec2Fapl() {
   return fapl;
 }
 
-hid_t RedisLockFapl() {
+hid_t RedisLockFapl(const std::string& options = "") {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  const std::string config = "url=" + RedisUrl();
+  const std::string config = "url=" + RedisUrl() + options;
   if (fapl < 0 || H5Pset_driver_by_name(fapl, "redislock", config.c_str()) < 0)
     Fatal("HDF5 cannot load the redislock driver (is HDF5_PLUGIN_PATH set to the build's plugin directory?)");
   return fapl;
@@ -83,13 +83,16 @@ const char* SchemeName(SchemeKind kind) {
   switch (kind) {
     case SchemeKind::kSec2: return "sec2";
     case SchemeKind::kRedisLock: return "redislock";
+    case SchemeKind::kRedisLockCached: return "redislock_cached";
     case SchemeKind::kPolling: return "polling";
   }
   return "?";
 }
 
 std::unique_ptr<Scheme> Scheme::Make(SchemeKind kind, bool sieve) {
-  const hid_t fapl = kind == SchemeKind::kRedisLock ? RedisLockFapl() : Sec2Fapl();
+  const hid_t fapl = kind == SchemeKind::kRedisLock         ? RedisLockFapl()
+                     : kind == SchemeKind::kRedisLockCached ? RedisLockFapl(";linger=30")
+                                                            : Sec2Fapl();
   // A size of 0 turns sieving off: every raw-data request reaches the driver.
   if (!sieve && H5Pset_sieve_buf_size(fapl, 0) < 0) Fatal("cannot turn HDF5's sieve buffer off");
   if (kind == SchemeKind::kPolling) return std::make_unique<PollingScheme>(fapl);

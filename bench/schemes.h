@@ -20,8 +20,10 @@
 namespace h5redislock {
 namespace bench {
 
-enum class SchemeKind { kSec2, kRedisLock, kPolling };
-const char* SchemeName(SchemeKind kind);  // "sec2", "redislock", "polling"
+// kRedisLockCached: the driver with linger=30, so that a reopen finds the
+// lock cached (lock caching: vfd/lock/lock_table.h).
+enum class SchemeKind { kSec2, kRedisLock, kRedisLockCached, kPolling };
+const char* SchemeName(SchemeKind kind);  // "sec2", "redislock", "redislock_cached", "polling"
 
 class Scheme {
  public:

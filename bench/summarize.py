@@ -135,6 +135,8 @@ def case1(t, results):
               1.2, ratio=get_("added_vs_two_pings"))
         t.add(f"1  {mode}: redislock vs sec2", get_("redislock_us"), get_("sec2_us"), "us",
               ratio=get_("redislock_vs_sec2"))
+        t.add(f"1  {mode}: cached reopen (linger=30) vs sec2", get_("redislock_cached_us"), get_("sec2_us"), "us",
+              1.05, ratio=get_("cached_vs_sec2"))
         t.add(f"1  {mode}: its lock alone (no HDF5) vs 2 × PING", get_("lock_us"), pings, "us",
               ratio=get_("lock_vs_two_pings"))
         t.add(f"1  {mode}: floor lock (BLPOP + LPUSH) vs 2 × PING", get_("floor_us"), pings, "us",
