@@ -7,9 +7,12 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <atomic>
 #include <new>
+#include <thread>
 
 #include "base/fd.h"
+#include "base/fork_gate.h"
 #include "base/hex.h"
 #include "base/shared_array.h"
 #include "test_support.h"
@@ -53,6 +56,27 @@ TEST(SharedArrayTest, AChildsWritesAreSeenByItsParent) {
 
 TEST(SharedArrayTest, MemoryThatCannotBeMappedThrows) {
   EXPECT_THROW(SharedArray<char>(size_t{1} << 62), std::bad_alloc);
+}
+
+// fork() waits until no thread is inside a ForkGate::Busy, and a thread
+// that wants in waits until fork has returned: the child never starts with a
+// driver thread half-way through its work (in malloc, holding a lock).
+TEST(ForkGateTest, ForkWaitsForBusyThreadsToLeave) {
+  std::atomic<bool> inside{false};
+  double left_at = 0;
+  std::thread worker([&] {
+    ForkGate::Busy busy;
+    inside = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    left_at = MonotonicSeconds();
+    busy.Leave();
+  });
+  while (!inside) std::this_thread::yield();
+  pid_t child = RunChild([] { return 0; });
+  const double forked_at = MonotonicSeconds();
+  worker.join();
+  EXPECT_EQ(WaitChild(child), 0);
+  EXPECT_GE(forked_at, left_at) << "fork returned while a thread was still busy";
 }
 
 TEST(HexStringTest, TwoLowerCaseDigitsAByte) {

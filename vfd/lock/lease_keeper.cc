@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "base/fork_gate.h"
 #include "base/log.h"
 #include "lock/lock_protocol.h"
 
@@ -136,10 +137,12 @@ void LeaseKeeper::PlaceLocked(std::shared_ptr<LockLease> lease, Clock::time_poin
 }
 
 void LeaseKeeper::Run(Master master, Lane* lane) {
+  ForkGate::Busy busy;  // left while the lane waits (fork_gate.h)
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     // PlaceLocked may bring the round forward.
     while (Clock::now() < lane->next_round) {
+      busy.Leave();
       if (lane->next_round == Clock::time_point::max()) {
         lane->wake.wait(lock);
       } else {
@@ -147,6 +150,9 @@ void LeaseKeeper::Run(Master master, Lane* lane) {
         // the leases' deadlines, on the same clock, do not move meanwhile.
         lane->wake.wait_until(lock, lane->next_round);
       }
+      lock.unlock();  // a fork holds the gate: wait for it without mu_
+      busy.Enter();
+      lock.lock();
     }
     const Clock::time_point started = Clock::now();
     std::vector<std::shared_ptr<LockLease>> mine, moved;

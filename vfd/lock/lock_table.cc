@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "base/fork_gate.h"
 #include "base/hex.h"
 #include "base/log.h"
 #include "base/process_identity.h"
@@ -276,6 +277,7 @@ void LockTable::Sweep() {
   // renewal's reply only sets its lease's flag, which the sweeper sees
   // within a tick.
   constexpr auto kTick = std::chrono::milliseconds(100);
+  ForkGate::Busy busy;  // left while the sweeper waits (fork_gate.h)
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     const auto now = Clock::now();
@@ -293,7 +295,11 @@ void LockTable::Sweep() {
       ++it;
     }
     if (due.empty()) {
+      busy.Leave();
       sweep_.wait_until(lock, next);
+      lock.unlock();  // a fork holds the gate: wait for it without mu_
+      busy.Enter();
+      lock.lock();
       continue;
     }
     lock.unlock();

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "base/fork_gate.h"
 #include "base/log.h"
 #include "redis/redis_connection.h"
 
@@ -124,7 +125,9 @@ bool ServerWatch::ReadArrived(std::vector<std::pair<Listener*, std::string>>* me
 
 void ServerWatch::Run() {
   int idle_ticks = 0;
+  ForkGate::Busy busy;  // left while the thread sleeps or polls (fork_gate.h)
   for (;;) {
+    busy.Enter();
     const bool wanted = pool_->HasGrants();
     idle_ticks = wanted ? 0 : idle_ticks + 1;
     std::vector<Listener*> lost;
@@ -147,6 +150,7 @@ void ServerWatch::Run() {
       tell_lost();
       std::unique_ptr<RedisConnection> fresh;
       if (!wanted || !Connect(&fresh).ok()) {
+        busy.Leave();
         std::this_thread::sleep_for(kTick);
         continue;
       }
@@ -169,7 +173,10 @@ void ServerWatch::Run() {
     // The connection becomes readable when the server pushes a message, a
     // subscription is confirmed, or the server closes it.
     pollfd pfds[2] = {{fd, POLLIN | POLLRDHUP, 0}, {wake_fd_, POLLIN, 0}};
-    if (poll(pfds, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(kTick.count())) <= 0) continue;
+    busy.Leave();
+    const int ready = poll(pfds, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(kTick.count()));
+    busy.Enter();
+    if (ready <= 0) continue;
     if (pfds[1].revents & POLLIN) {
       uint64_t count;
       if (read(wake_fd_, &count, sizeof count) < 0) {
