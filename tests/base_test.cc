@@ -72,7 +72,14 @@ TEST(ForkGateTest, ForkWaitsForBusyThreadsToLeave) {
     busy.Leave();
   });
   while (!inside) std::this_thread::yield();
-  pid_t child = RunChild([] { return 0; });
+  // The child's own threads may enter the gate, and the child may fork.
+  pid_t child = RunChild([] {
+    std::thread inner([] { ForkGate::Busy busy; });
+    inner.join();
+    pid_t grandchild = fork();
+    if (grandchild == 0) _exit(0);
+    return WaitChild(grandchild);
+  });
   const double forked_at = MonotonicSeconds();
   worker.join();
   EXPECT_EQ(WaitChild(child), 0);

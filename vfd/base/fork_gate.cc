@@ -16,8 +16,11 @@ pthread_rwlock_t gate = PTHREAD_RWLOCK_INITIALIZER;
 void InstallForkHandlers() {
   static std::once_flag installed;
   std::call_once(installed, [] {
+    // The child has a thread of another id than the one that locked the
+    // gate, which glibc's unlock would take for a reader: it gets a new
+    // gate instead (no other thread is there to hold it).
     pthread_atfork([] { pthread_rwlock_wrlock(&gate); }, [] { pthread_rwlock_unlock(&gate); },
-                   [] { pthread_rwlock_unlock(&gate); });
+                   [] { pthread_rwlock_init(&gate, nullptr); });
   });
 }
 
