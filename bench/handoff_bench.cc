@@ -16,6 +16,12 @@
 //                                 the holder's H5Fclose to the end of the
 //                                 waiter's H5Fopen: what a program sees,
 //                                 HDF5's own close and open included.
+//   handoff/revoke                a lock cached by an idle process (linger=30:
+//                                 only a revocation ends it) and a writer's
+//                                 H5Fopen: from its start to its end, the
+//                                 revocation's message, the holder's release
+//                                 and the grant; 300 rounds, in round trips
+//                                 (PINGs of this process between rounds).
 //
 // The driver's waiter blocks in BLPOP and the releasing script pushes its
 // grant, so a hand-off is the holder's LEAVE request and the reply to the
@@ -27,12 +33,15 @@
 // a round trip under the same load as the hand-offs.
 #include <benchmark/benchmark.h>
 
+#include <thread>
+
 #include "data_file.h"
 #include "environment.h"
 #include "percentiles.h"
 #include "ping_pong.h"
 #include "plain_redis.h"
 #include "processes.h"
+#include "schemes.h"
 
 namespace h5redislock {
 namespace bench {
@@ -95,6 +104,53 @@ void Handoffs(benchmark::State& state, TurnMaker turns, bool mixed, int per_dire
   }
 }
 
+// handoff/revoke (see the top). The holder is a child; the two step in turn
+// through shared memory: the child opens and closes for reading (its lock
+// is then cached), the parent opens for writing, timed, and closes (linger
+// 0: let go at once, for the child's next open).
+void Revocations(benchmark::State& state) {
+  constexpr int kRounds = 300;
+  HandoffFile();
+  SharedArray<int> step(1);  // even: the child's turn; odd: the parent's
+  redisContext* plain = ConnectPlain();
+  std::vector<double> opens, pings;
+  for (auto _ : state) {
+    step[0] = 0;
+    pid_t holder = Spawn([&] {
+      auto cached = Scheme::Make(SchemeKind::kRedisLockCached);
+      for (int r = 0; r < kRounds; ++r) {
+        while (__atomic_load_n(&step[0], __ATOMIC_ACQUIRE) != 2 * r) std::this_thread::yield();
+        hid_t f = cached->Open(HandoffFile(), false);
+        if (f < 0 || !cached->Close(f)) return false;
+        __atomic_store_n(&step[0], 2 * r + 1, __ATOMIC_RELEASE);
+      }
+      return true;
+    });
+    auto writer = Scheme::Make(SchemeKind::kRedisLock);
+    for (int r = 0; r < kRounds; ++r) {
+      while (__atomic_load_n(&step[0], __ATOMIC_ACQUIRE) != 2 * r + 1) std::this_thread::yield();
+      const double ping_start = Now();
+      if (Request(plain, {"PING"})) pings.push_back(Now() - ping_start);
+      const double start = Now();
+      hid_t f = writer->Open(HandoffFile(), true);
+      opens.push_back(Now() - start);
+      if (f < 0 || !writer->Close(f)) {
+        state.SkipWithError("the writer's open or close failed");
+        break;
+      }
+      __atomic_store_n(&step[0], 2 * r + 2, __ATOMIC_RELEASE);
+    }
+    if (!WaitAll({holder})) state.SkipWithError("the caching process failed");
+  }
+  redisFree(plain);
+  const double ping = Median(pings);
+  state.counters["ping_us"] = ping * 1e6;
+  state.counters["revoke_p50_us"] = Percentile(opens, 0.50) * 1e6;
+  state.counters["revoke_p99_us"] = Percentile(opens, 0.99) * 1e6;
+  state.counters["revoke_p50_rt"] = Percentile(opens, 0.50) / ping;
+  state.counters["revoke_p99_rt"] = Percentile(opens, 0.99) / ping;
+}
+
 void Register(const std::string& name, TurnMaker turns, bool mixed, int per_direction) {
   benchmark::RegisterBenchmark(name.c_str(), Handoffs, std::move(turns), mixed, per_direction)
       ->Iterations(1)
@@ -114,6 +170,7 @@ void Register(const std::string& name, TurnMaker turns, bool mixed, int per_dire
   auto file_turns = [](bool write) { return FileTurns(SchemeKind::kRedisLock, HandoffFile())(write); };
   Register("handoff/file/redislock/writers", file_turns, false, kFileHandoffsPerDirection);
   Register("handoff/file/redislock/mixed", file_turns, true, kFileHandoffsPerDirection);
+  benchmark::RegisterBenchmark("handoff/revoke", Revocations)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
   return true;
 }();
 

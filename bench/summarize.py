@@ -183,6 +183,11 @@ def case3(t, results):
             row(f"6  polling lock {arrow(direction)} {pct}", f"handoff/lock/polling/{run}", direction, pct)
     for run, direction in directions:
         row(f"3  file, H5Fclose→H5Fopen, {arrow(direction)} p50", f"handoff/file/redislock/{run}", direction, "p50")
+    # Lock caching: a writer's H5Fopen against an idle process's cached read
+    # lock (the revocation, the holder's release and the grant).
+    for pct, target in (("p50", 4), ("p99", 12)):
+        t.add(f"3  revocation of a cached lock, writer's H5Fopen {pct}", get(c, "handoff/revoke", f"revoke_{pct}_us"),
+              get(c, "handoff/revoke", "ping_us"), "us", target)
 
 
 def case4(t, results):

@@ -110,7 +110,13 @@ class RawPing:
 def schemes(path, url, client):
     """{name: access(i)}: each call is one access (see the module's docstring)."""
     h5pyswmr.configure(url=url)
-    swmr_file = h5pyswmr.File(path, "r")
+    # h5pyswmr keeps a read file open between accesses (h5pyswmr/_kept.py):
+    # in this one process it would keep the other schemes' writers out of
+    # the file (HDF5's flock; the driver's "open read-only" refusal). So it
+    # has a copy of its own.
+    swmr_path = path + ".h5pyswmr.h5"
+    shutil.copyfile(path, swmr_path)
+    swmr_file = h5pyswmr.File(swmr_path, "r")
     swmr_dataset = swmr_file[DATASET]
     lock = SeedPollingLock(client)
     resource = os.path.abspath(path)
