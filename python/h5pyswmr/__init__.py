@@ -71,13 +71,22 @@ def _linger():
     return float(_config.get("linger", LINGER))
 
 
+_plugin_revocations = []  # the plugin's (fd, wanted, idle), once asked
+
+
+def _revocations():
+    if not _plugin_revocations:
+        _plugin_revocations.append(_driver.plugin().revocations())
+    return _plugin_revocations[0]
+
+
 @contextlib.contextmanager
 def _open(path, mode, **kwargs):
     """The file at `path`, open in `mode` for one access: a kept read file
     where there is one (see the module's docstring), else opened now."""
     path = os.path.abspath(path)
     linger = _linger()
-    revocations = _driver.plugin().revocations() if mode == "r" and not kwargs and linger > 0 else None
+    revocations = _revocations() if mode == "r" and not kwargs and linger > 0 else None
     if revocations is None:
         _kept.close(path)  # a process that reads the file cannot write it
         with h5redislock.File(path, mode, **dict(_config, linger=linger), **kwargs) as f:
@@ -119,7 +128,7 @@ class Node(object):
         """The Group or Dataset at `key` (relative to this node, or absolute).
         Raises KeyError if there is none."""
         with _open(self.file, "r") as f:
-            return self._wrap(f[self._resolve(key)])
+            return self._wrap(_kept.lookup(f, self._resolve(key)))
 
     def _wrap(self, node):
         if isinstance(node, h5py.Group):
@@ -165,12 +174,12 @@ class Group(Node):
     def keys(self):
         """The member names, as a list (the file is closed when it returns)."""
         with _open(self.file, "r") as f:
-            return list(f[self.path].keys())
+            return list(_kept.lookup(f, self.path).keys())
 
     def items(self):
         """A list of (name, Group or Dataset) pairs; None for broken links."""
         with _open(self.file, "r") as f:
-            group = f[self.path]
+            group = _kept.lookup(f, self.path)
             result = []
             for name in group:
                 node = group.get(name)
@@ -182,11 +191,11 @@ class Group(Node):
 
     def __len__(self):
         with _open(self.file, "r") as f:
-            return len(f[self.path])
+            return len(_kept.lookup(f, self.path))
 
     def __contains__(self, key):
         with _open(self.file, "r") as f:
-            return key in f[self.path]
+            return key in _kept.lookup(f, self.path)
 
     def __delitem__(self, key):
         with _open(self.file, "r+") as f:
@@ -226,7 +235,7 @@ class Dataset(Node):
 
     def __getitem__(self, key):
         with _open(self.file, "r") as f:
-            return f[self.path][key]
+            return _kept.lookup(f, self.path)[key]
 
     def __setitem__(self, key, value):
         with _open(self.file, "r+") as f:
@@ -238,17 +247,17 @@ class Dataset(Node):
 
     def __len__(self):
         with _open(self.file, "r") as f:
-            return len(f[self.path])
+            return len(_kept.lookup(f, self.path))
 
     @property
     def shape(self):
         with _open(self.file, "r") as f:
-            return f[self.path].shape
+            return _kept.lookup(f, self.path).shape
 
     @property
     def dtype(self):
         with _open(self.file, "r") as f:
-            return f[self.path].dtype
+            return _kept.lookup(f, self.path).dtype
 
 
 class AttributeManager(object):
@@ -265,19 +274,19 @@ class AttributeManager(object):
 
     def keys(self):
         with _open(self.file, "r") as f:
-            return list(f[self.path].attrs.keys())
+            return list(_kept.lookup(f, self.path).attrs.keys())
 
     def __contains__(self, key):
         with _open(self.file, "r") as f:
-            return key in f[self.path].attrs
+            return key in _kept.lookup(f, self.path).attrs
 
     def __getitem__(self, key):
         with _open(self.file, "r") as f:
-            return f[self.path].attrs[key]
+            return _kept.lookup(f, self.path).attrs[key]
 
     def get(self, key, default=None):
         with _open(self.file, "r") as f:
-            return f[self.path].attrs.get(key, default)
+            return _kept.lookup(f, self.path).attrs.get(key, default)
 
     def __setitem__(self, key, value):
         with _open(self.file, "r+") as f:

@@ -36,7 +36,11 @@ class KeptFiles:
         self._files = {}  # path -> [h5py.File, last use (monotonic s), linger s]; guarded by lock
         self._pid = os.getpid()
         self._thread_pid = None
-        self._revocations = None  # (fd, wanted) from the plugin, once known
+        self._revocations = None  # (fd, wanted, idle) from the plugin, once known
+        # Wakes of the thread by the revocation eventfd, counted: a kept file
+        # checked since the last one (entry[3]) is not asked about again
+        # (wanted() resolves the path: syscalls on every access otherwise).
+        self._signals = 0
 
     def take(self, path, revocations):
         """The kept file at `path`, if there is one that nobody else wants.
@@ -45,19 +49,36 @@ class KeptFiles:
         entry = self._files.get(path)
         if entry is None:
             return None
-        wanted = revocations[1]
-        if wanted(path):
-            self._close(path)
-            return None
+        if revocations[0] < 0 or entry[3] != self._signals:
+            if revocations[1](path):
+                self._close(path)
+                return None
+            entry[3] = self._signals
         return entry[0]
+
+    def lookup(self, f, name):
+        """f[name], for a kept file remembered: nothing in it can change while
+        it is kept (no other process writes under our shared lock, and this
+        one closes it before it writes). REQUIRES lock."""
+        entry = self._files.get(f.filename)
+        if entry is None or entry[0] is not f:
+            return f[name]
+        node = entry[4].get(name)
+        if node is None:
+            node = entry[4][name] = f[name]
+        return node
 
     def keep(self, path, f, linger, revocations):
         """Keeps `f`, open for reading, after an access. REQUIRES lock."""
         self._after_fork()
         self._revocations = revocations
-        if path not in self._files:
+        entry = self._files.get(path)
+        if entry is None or entry[0] is not f:
             revocations[2](path)  # its lock shows as cached: a timeout=0 writer asks for it
-        self._files[path] = [f, time.monotonic(), linger]
+            # [file, last use, linger, signals when last checked, nodes looked up]
+            self._files[path] = [f, time.monotonic(), linger, self._signals, {}]
+        else:
+            entry[1] = time.monotonic()
         self._start()
 
     def close(self, path):
@@ -107,17 +128,18 @@ class KeptFiles:
                 if self._thread_pid != os.getpid():
                     return
                 now = time.monotonic()
-                for path, (_, used, linger) in list(self._files.items()):
+                for path, (_, used, linger, _, _) in list(self._files.items()):
                     if now - used >= linger or self._revocations[1](path):
                         self._close(path)
                 if not self._files:
                     self._thread_pid = None  # the next keep starts another
                     return
-                wait = min(used + linger for _, used, linger in self._files.values()) - now
+                wait = min(used + linger for _, used, linger, _, _ in self._files.values()) - now
             wait = max(0.01, min(wait, 1.0))
             if fd >= 0:
                 ready, _, _ = select.select([fd], [], [], wait)
                 if ready:
+                    self._signals += 1  # before the read: a take() after it asks again
                     try:
                         os.read(fd, 8)
                     except BlockingIOError:

@@ -152,6 +152,7 @@ class Plugin:
     def __init__(self, path, kind, origin):
         self.path, self.kind, self.origin = path, kind, origin
         self._lib = None
+        self._revocations = None
 
     def revocations(self):
         """(fd, wanted, idle): the plugin's revocation eventfd (-1: none);
@@ -169,9 +170,10 @@ class Plugin:
             lib.H5FD_redislock_idle.argtypes = [ctypes.c_char_p]
             lib.H5FD_redislock_idle.restype = None
             self._lib = lib
-        lib = self._lib
-        return (lib.H5FD_redislock_revocation_fd(), lambda path: lib.H5FD_redislock_wanted(os.fsencode(path)) == 1,
-                lambda path: lib.H5FD_redislock_idle(os.fsencode(path)))
+            self._revocations = (lib.H5FD_redislock_revocation_fd(),
+                                 lambda path: lib.H5FD_redislock_wanted(os.fsencode(path)) == 1,
+                                 lambda path: lib.H5FD_redislock_idle(os.fsencode(path)))
+        return self._revocations
 
     def __repr__(self):
         return "<redislock plugin %s (%s, %s)>" % (self.path, self.kind, self.origin)
