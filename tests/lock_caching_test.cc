@@ -160,6 +160,28 @@ TEST_F(LockCachingTest, KilledSecondSessionRollsBackToTheEndOfTheFirst) {
   EXPECT_EQ(ReadValue(path, Config(0, 30)), 100);
 }
 
+// A second session of a cached write lock that someone wants by its close
+// commits at that close, and the lock goes: the first session's leftovers
+// (its journal's removal, kept for when the lock is let go) do not undo it.
+TEST_F(LockCachingTest, SecondSessionWantedByItsCloseCommitsAndLetsGo) {
+  const std::string path = MakeFile("wanted-second.h5");
+  Puppet writer(path, Config(kLinger, 30), true);
+  ASSERT_TRUE(writer.Opened());
+  ASSERT_TRUE(writer.Ask('w'));  // 100
+  ASSERT_TRUE(writer.Ask('c'));
+  ASSERT_TRUE(writer.Ask('o'));
+  ASSERT_TRUE(writer.Ask('w'));  // 101
+  SharedArray<int> seen(1);
+  pid_t reader = RunChild([&] {
+    seen[0] = ReadValue(path, Config(0, 30));
+    return 0;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the reader waits: the lock is wanted
+  EXPECT_TRUE(writer.Ask('c')) << writer.last_error();
+  EXPECT_EQ(WaitChild(reader), 0);
+  EXPECT_EQ(seen[0], 101);
+}
+
 // A caching holder stopped past its lease loses the lock as any holder does;
 // continued, its next open does not take the lost lock from its cache.
 TEST_F(LockCachingTest, StoppedCachingWriterIsFencedAndTakesTheLockAnew) {

@@ -273,6 +273,10 @@ Status RedisLockFile::Truncate(hid_t dxpl, bool closing) {
 // its commit point) is rolled back now, under the lock, and the close fails
 // saying so; if even that fails, the journal stays for the next holder.
 Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal, bool keep, bool* clean) const {
+  // A cached lock's finisher, set by the close of the session before this
+  // one, would remove this session's journal a second time: this close
+  // decides anew (a new finisher if it keeps the lock, none if it commits).
+  lock_->set_finisher(nullptr);
   if (!journal) return Status::OK();
   Status valid = CheckLock("commit");
   if (!valid.ok()) return valid;  // not ours to commit nor to roll back
