@@ -60,18 +60,18 @@ TEST(SharedArrayTest, MemoryThatCannotBeMappedThrows) {
 
 // fork() waits until no thread is inside a ForkGate::Busy, and a thread
 // that wants in waits until fork has returned: the child never starts with a
-// driver thread half-way through its work (in malloc, holding a lock).
+// driver thread half-way through its work (in malloc, holding a lock). A
+// thread of StartThread's is inside from before it starts: the fork right
+// after StartThread waits for it too.
 TEST(ForkGateTest, ForkWaitsForBusyThreadsToLeave) {
-  std::atomic<bool> inside{false};
-  double left_at = 0;
-  std::thread worker([&] {
-    ForkGate::Busy busy;
-    inside = true;
+  std::atomic<double> left_at{0};
+  std::atomic<bool> done{false};
+  ForkGate::StartThread([&left_at, &done](ForkGate::Busy& busy) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     left_at = MonotonicSeconds();
     busy.Leave();
+    done = true;  // nothing of the test's after this
   });
-  while (!inside) std::this_thread::yield();
   // The child's own threads may enter the gate, and the child may fork.
   pid_t child = RunChild([] {
     std::thread inner([] { ForkGate::Busy busy; });
@@ -81,9 +81,9 @@ TEST(ForkGateTest, ForkWaitsForBusyThreadsToLeave) {
     return WaitChild(grandchild);
   });
   const double forked_at = MonotonicSeconds();
-  worker.join();
   EXPECT_EQ(WaitChild(child), 0);
-  EXPECT_GE(forked_at, left_at) << "fork returned while a thread was still busy";
+  while (!done) std::this_thread::yield();
+  EXPECT_GE(forked_at, left_at.load()) << "fork returned while a thread was still busy";
 }
 
 TEST(HexStringTest, TwoLowerCaseDigitsAByte) {

@@ -35,6 +35,13 @@ class LockCachingTest : public OneServerTest {
     EXPECT_NE(realpath(path.c_str(), real), nullptr);
     return real;
   }
+  // The first hold of a process is not cached: its watch's subscription to
+  // revocations may not be confirmed when it asks (lock_table.cc). A puppet
+  // closes and opens again, so that the hold it has then may be.
+  static void Warm(Puppet& puppet) {
+    EXPECT_TRUE(puppet.Ask('c'));
+    EXPECT_TRUE(puppet.Ask('o')) << puppet.last_error();
+  }
   long Holders(const std::string& path) const { return LockHolders(redis_, NameOf(path)); }
   long Acquisitions(const std::string& path) const {
     const std::string a = redis_.Command({"HGET", LockHash(NameOf(path)), "a"});
@@ -74,6 +81,7 @@ TEST_F(LockCachingTest, ReopensWithinTheLingerCostNoRoundTrip) {
   const std::string path = MakeFile("reopened.h5");
   Puppet reader(path, Config(), false);
   ASSERT_TRUE(reader.Opened());
+  Warm(reader);
   ASSERT_TRUE(reader.Ask('c'));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the cached mark, sent without waiting
   EXPECT_EQ(Holders(path), 1) << "the lock is kept after the last close";
@@ -83,7 +91,7 @@ TEST_F(LockCachingTest, ReopensWithinTheLingerCostNoRoundTrip) {
     ASSERT_TRUE(reader.Ask('c'));
   }
   EXPECT_EQ(CommandCalls(redis_, "fcall"), calls) << "a cached reopen talked to Redis";
-  EXPECT_EQ(Acquisitions(path), 1);
+  EXPECT_EQ(Acquisitions(path), 2);  // the first hold's, and the cached one's
   ASSERT_TRUE(reader.Ask('h'));
   EXPECT_EQ(Holders(path), 0) << "H5close did not let the cached lock go";
 }
@@ -96,6 +104,7 @@ TEST_F(LockCachingTest, CachedReaderIsRevokedByAWriterAtOnce) {
   const std::string path = MakeFile("revoked.h5");
   Puppet reader(path, Config(kLinger, 30), false);
   ASSERT_TRUE(reader.Opened());
+  Warm(reader);
   ASSERT_TRUE(reader.Ask('c'));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const double took = WriteInChild(path, Config(kLinger, 30), 7);
@@ -114,6 +123,7 @@ TEST_F(LockCachingTest, TimeoutZeroRevokesACachedLockRatherThanFail) {
   const std::string path = MakeFile("timeout-zero.h5");
   Puppet reader(path, Config(), false);
   ASSERT_TRUE(reader.Opened());
+  Warm(reader);
   ASSERT_TRUE(reader.Ask('c'));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const double took = WriteInChild(path, Config(0, 2, 0), 9);
@@ -135,6 +145,7 @@ TEST_F(LockCachingTest, KilledCachingWriterIsReapedAndItsCommitStays) {
   const std::string path = MakeFile("killed.h5");
   Puppet writer(path, Config(kLinger, 30), true);
   ASSERT_TRUE(writer.Opened());
+  Warm(writer);
   ASSERT_TRUE(writer.Ask('w'));  // 100
   ASSERT_TRUE(writer.Ask('c'));
   kill(writer.pid(), SIGKILL);
@@ -151,6 +162,7 @@ TEST_F(LockCachingTest, KilledSecondSessionRollsBackToTheEndOfTheFirst) {
   const std::string path = MakeFile("second-session.h5");
   Puppet writer(path, Config(kLinger, 30), true);
   ASSERT_TRUE(writer.Opened());
+  Warm(writer);
   ASSERT_TRUE(writer.Ask('w'));  // 100: the first session
   ASSERT_TRUE(writer.Ask('c'));
   ASSERT_TRUE(writer.Ask('o'));
@@ -167,6 +179,7 @@ TEST_F(LockCachingTest, SecondSessionWantedByItsCloseCommitsAndLetsGo) {
   const std::string path = MakeFile("wanted-second.h5");
   Puppet writer(path, Config(kLinger, 30), true);
   ASSERT_TRUE(writer.Opened());
+  Warm(writer);
   ASSERT_TRUE(writer.Ask('w'));  // 100
   ASSERT_TRUE(writer.Ask('c'));
   ASSERT_TRUE(writer.Ask('o'));
@@ -188,6 +201,7 @@ TEST_F(LockCachingTest, StoppedCachingWriterIsFencedAndTakesTheLockAnew) {
   const std::string path = MakeFile("stopped.h5");
   Puppet writer(path, Config(kLinger, 2), true);
   ASSERT_TRUE(writer.Opened());
+  Warm(writer);
   ASSERT_TRUE(writer.Ask('w'));
   ASSERT_TRUE(writer.Ask('c'));
   kill(writer.pid(), SIGSTOP);
@@ -198,7 +212,7 @@ TEST_F(LockCachingTest, StoppedCachingWriterIsFencedAndTakesTheLockAnew) {
   EXPECT_LT(took, 4.0);
   kill(writer.pid(), SIGCONT);
   ASSERT_TRUE(writer.Ask('o')) << writer.last_error();
-  EXPECT_EQ(Acquisitions(path), 3) << "the stopped writer's reopen did not take the lock anew";
+  EXPECT_EQ(Acquisitions(path), 4) << "the stopped writer's reopen did not take the lock anew";
   ASSERT_TRUE(writer.Ask('c'));
 }
 
@@ -235,7 +249,7 @@ TEST_F(LockCachingTest, ReopeningInALoopDoesNotStarveAWaitingWriter) {
 TEST_F(LockCachingTest, OwnCachedReadLockGivesWayToAWriteOpen) {
   const std::string path = MakeFile("own.h5");
   hid_t fapl = LockedFapl(Config());
-  {
+  for (int i = 0; i < 2; ++i) {  // the second hold is cached (see Warm)
     H5File reader(path, H5F_ACC_RDONLY, fapl);
     ASSERT_TRUE(reader.ok()) << ErrorText();
   }
@@ -246,7 +260,7 @@ TEST_F(LockCachingTest, OwnCachedReadLockGivesWayToAWriteOpen) {
     EXPECT_TRUE(WriteAll(writer.id(), "x", H5T_NATIVE_INT, data));
   }
   H5Pclose(fapl);
-  EXPECT_EQ(Acquisitions(path), 2);  // the read, the write (the create's left with retain=0)
+  EXPECT_EQ(Acquisitions(path), 3);  // two reads, the write (the create's left with retain=0)
 }
 
 // `h5redislock status` shows a cached lock for what it is.
@@ -254,6 +268,7 @@ TEST_F(LockCachingTest, StatusShowsACachedLock) {
   const std::string path = MakeFile("status.h5");
   Puppet reader(path, Config(), false);
   ASSERT_TRUE(reader.Opened());
+  Warm(reader);
   ASSERT_TRUE(reader.Ask('c'));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const std::string command = std::string(H5REDISLOCK_CLI) + " status --url '" + redis_.url() + "' '" + path + "'";

@@ -16,14 +16,23 @@
 // keeps them out until it returns. A fork therefore waits at most for one
 // step of theirs: a round trip to Redis, bounded by connect_timeout. A
 // thread that forks must not be inside a Busy itself (none of the driver's
-// threads forks).
+// threads forks). A new thread's start-up (the C library's and a sanitizer's
+// own allocations) comes before its first Busy: StartThread counts the thread
+// in before it creates it, so a fork that follows waits for it.
 #ifndef H5REDISLOCK_BASE_FORK_GATE_H_
 #define H5REDISLOCK_BASE_FORK_GATE_H_
+
+#include <functional>
 
 namespace h5redislock {
 
 class ForkGate {
  public:
+  class Busy;
+  // Runs body(busy) on a new, detached thread that is inside the gate from
+  // before it starts.
+  static void StartThread(std::function<void(Busy&)> body);
+
   // Inside the gate from construction until Leave (or destruction); Enter
   // again after a wait.
   class Busy {
@@ -37,6 +46,10 @@ class ForkGate {
     void Leave();
 
    private:
+    friend class ForkGate;
+    enum CountedIn { kCountedIn };
+    explicit Busy(CountedIn) : inside_(true) {}  // StartThread counted it in
+
     bool inside_ = false;
   };
 };

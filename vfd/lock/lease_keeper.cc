@@ -125,7 +125,8 @@ void LeaseKeeper::PlaceLocked(std::shared_ptr<LockLease> lease, Clock::time_poin
   std::unique_ptr<Lane>& lane = lanes_[master];
   if (!lane) {
     lane = std::make_unique<Lane>();
-    std::thread(&LeaseKeeper::Run, this, master, lane.get()).detach();  // lives as long as the process
+    Lane* const started = lane.get();
+    ForkGate::StartThread([this, master, started](ForkGate::Busy& busy) { Run(master, started, busy); });  // lives as long as the process
   }
   lane->leases.push_back(std::move(lease));
   // Wake the lane only if its next round would come too late for this
@@ -136,8 +137,8 @@ void LeaseKeeper::PlaceLocked(std::shared_ptr<LockLease> lease, Clock::time_poin
   }
 }
 
-void LeaseKeeper::Run(Master master, Lane* lane) {
-  ForkGate::Busy busy;  // left while the lane waits (fork_gate.h)
+// `busy` is left while the lane waits (fork_gate.h).
+void LeaseKeeper::Run(Master master, Lane* lane, ForkGate::Busy& busy) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     // PlaceLocked may bring the round forward.

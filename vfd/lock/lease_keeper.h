@@ -52,6 +52,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fork_gate.h"
 #include "lock/lock_lease.h"
 
 namespace h5redislock {
@@ -81,7 +82,7 @@ class LeaseKeeper {
   // Gives `lease` to its master's lane (made on first use), whose next round
   // comes no later than `due`. Needs mu_.
   void PlaceLocked(std::shared_ptr<LockLease> lease, Clock::time_point due);
-  void Run(Master master, Lane* lane);  // a lane's thread
+  void Run(Master master, Lane* lane, ForkGate::Busy& busy);  // a lane's thread
 
   std::mutex mu_;
   // Never removed: each lane's thread lives as long as the process.

@@ -77,6 +77,7 @@ bool LockTable::Reusable(const Entry& entry, LockMode mode) {
 }
 
 bool LockTable::Cacheable(const Entry& entry) {
+  if (!entry.heard) return false;
   if (entry.linger_s <= 0 || exiting_ || !entry.pool) return false;
   const LockLease& lease = entry.held->lease();
   if (lease.wanted() || !lease.CheckValid("caching a lock").ok()) return false;
@@ -168,6 +169,10 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   const bool caching = config.linger_s > 0;
   ConnectionPool* pool = lease->router().PoolFor(lease->keys().slot());
   if (caching && pool) Listen(pool, config.prefix);
+  // A revocation published before the watch's subscription is confirmed is
+  // lost, and the entry's flag says it was sent: such an entry is never
+  // cached (else a waiter would wait for a renewal's news, lease/3).
+  const bool heard = caching && pool && pool->watch().Subscribed(ChannelFor(config.prefix));
   keeper_.Add(lease);
   AcquireRequest request{mode, config.timeout_s, file, started};
   long long fence = 0;
@@ -186,6 +191,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
     it->second.acquiring = false;
     it->second.refs = 1;
     it->second.pool = pool;
+    it->second.heard = heard;
     it->second.held = std::make_shared<HeldLock>(table_key, mode, lease, fence, mark);
     *out = it->second.held;
     if (fresh) *fresh = true;
@@ -265,19 +271,19 @@ Status LockTable::LetGo(const std::shared_ptr<HeldLock>& held, bool clean) {
 void LockTable::StartSweeper() {
   if (sweeper_started_) return;
   sweeper_started_ = true;
-  std::thread(&LockTable::Sweep, this).detach();  // lives as long as the table: the process
+  ForkGate::StartThread([this](ForkGate::Busy& busy) { Sweep(busy); });  // lives as long as the table: the process
   // A process that exits normally lets its cached locks go (HDF5's own
   // atexit closes files later than this runs: nothing is cached from then).
   static std::once_flag at_exit;
   std::call_once(at_exit, [] { std::atexit([] { LockTable::ForThisProcess().ReleaseCached(true); }); });
 }
 
-void LockTable::Sweep() {
+void LockTable::Sweep(ForkGate::Busy& busy) {
   // A wanted entry is let go at once when the news comes by message; a
   // renewal's reply only sets its lease's flag, which the sweeper sees
   // within a tick.
   constexpr auto kTick = std::chrono::milliseconds(100);
-  ForkGate::Busy busy;  // left while the sweeper waits (fork_gate.h)
+  // `busy` is left while the sweeper waits (fork_gate.h).
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     const auto now = Clock::now();

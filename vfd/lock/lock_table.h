@@ -60,6 +60,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/fork_gate.h"
 #include "base/status.h"
 #include "lock/config.h"
 #include "lock/lease_keeper.h"
@@ -197,6 +198,7 @@ class LockTable {
     ConnectionPool* pool = nullptr;  // its master's, where its channel is heard
     Clock::time_point linger_until;  // cached until then
     bool marked_cached = false;      // the entry in Redis says so (sent once)
+    bool heard = false;  // its process was subscribed before it asked: no revocation can have been missed
   };
   using Entries = std::map<std::string, Entry>;
 
@@ -227,7 +229,7 @@ class LockTable {
   // Lets a lock go that no handle uses: the driver's finisher, then LEAVE.
   Status LetGo(const std::shared_ptr<HeldLock>& held, bool clean);
   // The sweeper: lets cached entries go when their time comes.
-  void Sweep();
+  void Sweep(ForkGate::Busy& busy);
   void StartSweeper();  // REQUIRES mu_
 
   const std::string process_token_;  // names this process's revocation channels

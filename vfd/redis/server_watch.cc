@@ -67,7 +67,7 @@ std::set<std::string> ServerWatch::SubscribeNew(RedisConnection* conn) {
 
 Status ServerWatch::Ensure() {
   std::call_once(started_, [this] {
-    std::thread([pool = pool_->shared_from_this(), this] { Run(); }).detach();
+    ForkGate::StartThread([pool = pool_->shared_from_this(), this](ForkGate::Busy& busy) { Run(busy); });
   });
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -123,9 +123,9 @@ bool ServerWatch::ReadArrived(std::vector<std::pair<Listener*, std::string>>* me
   return true;
 }
 
-void ServerWatch::Run() {
+// `busy` is left while the thread sleeps or polls (fork_gate.h).
+void ServerWatch::Run(ForkGate::Busy& busy) {
   int idle_ticks = 0;
-  ForkGate::Busy busy;  // left while the thread sleeps or polls (fork_gate.h)
   for (;;) {
     busy.Enter();
     const bool wanted = pool_->HasGrants();

@@ -56,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fork_gate.h"
 #include "base/status.h"
 
 namespace h5redislock {
@@ -97,7 +98,7 @@ class ServerWatch {
   bool Subscribed(const std::string& channel);
 
  private:
-  void Run();
+  void Run(ForkGate::Busy& busy);
   // Opens a connection and admits it to the pool; ends the term if either
   // fails.
   Status Connect(std::unique_ptr<RedisConnection>* out);
