@@ -98,8 +98,8 @@ TEST_F(LockCachingTest, ReopensWithinTheLingerCostNoRoundTrip) {
 
 // A writer's ACQUIRE tells the caching reader, which lets the lock go at
 // once: the writer waits a few round trips, not the linger nor the lease
-// (30 s each), nor the holder's next renewal (lease/3). The reader's next open revokes the writer's cached lock in
-// turn, and sees its write.
+// (30 s each), nor the holder's next renewal (lease/3). The reader's next
+// open revokes the writer's cached lock in turn, and sees its write.
 TEST_F(LockCachingTest, CachedReaderIsRevokedByAWriterAtOnce) {
   const std::string path = MakeFile("revoked.h5");
   Puppet reader(path, Config(kLinger, 30), false);
