@@ -5,7 +5,8 @@
 //   H5REDISLOCK_BENCH_URL=unix:///path/redis.sock valgrind --tool=callgrind
 //       --collect-atstart=no --callgrind-out-file=OUT h5redislock_cycle redislock read 200
 //
-// Usage: h5redislock_cycle sec2|redislock read|write CYCLES
+// Usage: h5redislock_cycle sec2|redislock|cached read|write CYCLES
+// (cached: the driver with linger=30, whose lock stays cached between cycles)
 //
 // Warm-up cycles first (loading the plugin, connecting to Redis, starting
 // the lease keeper); then collection is switched on for exactly CYCLES
@@ -38,12 +39,15 @@ bool Cycles(Scheme& scheme, const std::string& path, bool write, int cycles) {
 }
 
 int Run(int argc, char** argv) {
-  if (argc != 4 || (std::strcmp(argv[1], "sec2") && std::strcmp(argv[1], "redislock")) ||
+  const std::string driver = argc == 4 ? argv[1] : "";
+  if (argc != 4 || (driver != "sec2" && driver != "redislock" && driver != "cached") ||
       (std::strcmp(argv[2], "read") && std::strcmp(argv[2], "write")) || std::atoi(argv[3]) <= 0) {
-    std::fprintf(stderr, "usage: %s sec2|redislock read|write CYCLES\n", argv[0]);
+    std::fprintf(stderr, "usage: %s sec2|redislock|cached read|write CYCLES\n", argv[0]);
     return 2;
   }
-  const SchemeKind kind = std::strcmp(argv[1], "sec2") == 0 ? SchemeKind::kSec2 : SchemeKind::kRedisLock;
+  const SchemeKind kind = driver == "sec2"        ? SchemeKind::kSec2
+                          : driver == "redislock" ? SchemeKind::kRedisLock
+                                                  : SchemeKind::kRedisLockCached;
   const bool write = std::strcmp(argv[2], "write") == 0;
   const int cycles = std::atoi(argv[3]);
   UseBuiltPlugin();

@@ -90,7 +90,7 @@ const char* SchemeName(SchemeKind kind) {
 }
 
 std::unique_ptr<Scheme> Scheme::Make(SchemeKind kind, bool sieve) {
-  const hid_t fapl = kind == SchemeKind::kRedisLock         ? RedisLockFapl()
+  const hid_t fapl = kind == SchemeKind::kRedisLock         ? RedisLockFapl(";linger=0")
                      : kind == SchemeKind::kRedisLockCached ? RedisLockFapl(";linger=30")
                                                             : Sec2Fapl();
   // A size of 0 turns sieving off: every raw-data request reaches the driver.

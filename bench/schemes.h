@@ -20,8 +20,9 @@
 namespace h5redislock {
 namespace bench {
 
-// kRedisLockCached: the driver with linger=30, so that a reopen finds the
-// lock cached (lock caching: vfd/lock/lock_table.h).
+// kRedisLock: the driver with linger=0, each open and close a cycle in Redis;
+// kRedisLockCached: with linger=30, so that a reopen finds the lock cached
+// (lock caching: vfd/lock/lock_table.h; the driver's default is linger=1).
 enum class SchemeKind { kSec2, kRedisLock, kRedisLockCached, kPolling };
 const char* SchemeName(SchemeKind kind);  // "sec2", "redislock", "redislock_cached", "polling"
 
