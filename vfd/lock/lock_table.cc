@@ -97,13 +97,28 @@ void LockTable::Listen(ConnectionPool* pool, const std::string& prefix) {
 }
 
 void LockTable::Wanted(ConnectionPool* pool, const std::string* lock_base) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, entry] : entries_) {
-    if (!entry.held || entry.pool != pool) continue;
-    LockLease& lease = entry.held->mutable_lease();
-    if (!lock_base || lease.keys().base() == *lock_base) lease.SetWanted();
+  // A cached entry goes here and now, on the watch's thread: the waiter
+  // waits for nothing else (no hop to the sweeper). One in use is marked,
+  // and is not cached at its last close.
+  std::vector<std::shared_ptr<HeldLock>> idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      Entry& entry = it->second;
+      if (!entry.held || entry.pool != pool || (lock_base && entry.held->lease().keys().base() != *lock_base)) {
+        ++it;
+        continue;
+      }
+      entry.held->mutable_lease().SetWanted();
+      if (entry.cached()) {
+        idle.push_back(std::move(entry.held));
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
-  sweep_.notify_one();
+  for (const auto& held : idle) LetGo(held, false);
 }
 
 Status LockTable::Acquire(const Config& config, const std::string& lock_name, LockMode mode,
@@ -207,7 +222,8 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   return s;
 }
 
-Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release) {
+Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release,
+                          bool may_cache) {
   bool keep = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -216,7 +232,7 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRel
     if (--it->second.refs > 0) return Status::OK();
     // Only a close that finishes its session (the driver's) may cache; the
     // driver's own releases on its error paths let the lock go.
-    keep = before_release && Cacheable(it->second);
+    keep = before_release && may_cache && Cacheable(it->second);
     it->second.closing = true;
   }
   bool clean = false;
@@ -236,7 +252,7 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRel
       mark_cached = !entry.marked_cached;
       entry.marked_cached = true;
       StartSweeper();
-      sweep_.notify_one();
+      if (entry.linger_until < sweep_at_) sweep_.notify_one();
     } else {
       entries_.erase(it);
       keep = false;
@@ -279,8 +295,9 @@ void LockTable::StartSweeper() {
 }
 
 void LockTable::Sweep(ForkGate::Busy& busy) {
-  // A wanted entry is let go at once when the news comes by message; a
-  // renewal's reply only sets its lease's flag, which the sweeper sees
+  // A wanted entry is let go at once when the news comes by message (by
+  // the watch's thread: Wanted); a renewal's reply only sets its lease's
+  // flag, which the sweeper sees
   // within a tick.
   constexpr auto kTick = std::chrono::milliseconds(100);
   // `busy` is left while the sweeper waits (fork_gate.h).
@@ -291,7 +308,7 @@ void LockTable::Sweep(ForkGate::Busy& busy) {
     std::vector<std::shared_ptr<HeldLock>> due;
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& entry = it->second;
-      const bool cached = !entry.acquiring && !entry.closing && entry.refs == 0;
+      const bool cached = entry.cached();
       if (cached && (now >= entry.linger_until || exiting_ || !Reusable(entry, entry.mode))) {
         due.push_back(std::move(entry.held));
         it = entries_.erase(it);
@@ -302,7 +319,9 @@ void LockTable::Sweep(ForkGate::Busy& busy) {
     }
     if (due.empty()) {
       busy.Leave();
+      sweep_at_ = next;
       sweep_.wait_until(lock, next);
+      sweep_at_ = Clock::time_point::min();
       lock.unlock();  // a fork holds the gate: wait for it without mu_
       busy.Enter();
       lock.lock();
@@ -343,7 +362,7 @@ void LockTable::ReleaseCached(bool for_good) {
     if (for_good) exiting_ = true;
     for (auto it = entries_.begin(); it != entries_.end();) {
       const Entry& entry = it->second;
-      if (!entry.acquiring && !entry.closing && entry.refs == 0) {
+      if (entry.cached()) {
         cached.push_back(entry.held);
         it = entries_.erase(it);
       } else {

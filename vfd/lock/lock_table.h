@@ -22,9 +22,10 @@
 //   - its linger ends;
 //   - someone else wants the lock: a waiter's ACQUIRE publishes on this
 //     process's revocation channel, which the server's watch carries here
-//     (server_watch.h); a renewal's reply says someone waits (that covers a
-//     lost message within lease/3); the watch's connection went away (a
-//     message may have been lost);
+//     (server_watch.h), and the watch's thread lets the entry go at once; a
+//     renewal's reply says someone waits (that covers a lost message within
+//     lease/3); the watch's connection went away (a message may have been
+//     lost);
 //   - its lease is in doubt, the process exits (atexit), or an open needs
 //     another mode (a cached read lock and a write open: let go, then taken
 //     for writing).
@@ -50,6 +51,7 @@
 #ifndef H5REDISLOCK_LOCK_TABLE_H_
 #define H5REDISLOCK_LOCK_TABLE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -98,6 +100,12 @@ class HeldLock {
   // For the I/O path: OK while the lock is certainly held (see LockLease).
   Status CheckValid(const char* operation) const { return lease_->CheckValid(operation); }
 
+  // Whether an open under this hold found no other session's journal to
+  // deal with. While the hold lasts no other session can begin, so later
+  // opens under it (a cached lock's, above all) need not look again.
+  bool checked() const { return checked_.load(std::memory_order_acquire); }
+  void set_checked() { checked_.store(true, std::memory_order_release); }
+
   // The write session of an exclusive hold (undo_journal.h), shared by the
   // process's opens of the file; null for read holds and journal=off.
   std::shared_ptr<UndoJournal> journal() const {
@@ -133,6 +141,7 @@ class HeldLock {
   const std::shared_ptr<LockLease> lease_;
   const long long fence_;
   const SessionMark session_mark_;
+  std::atomic<bool> checked_{false};
   mutable std::mutex mu_;
   std::shared_ptr<UndoJournal> journal_;  // guarded by mu_
   Finisher finisher_;                     // guarded by mu_
@@ -160,10 +169,11 @@ class LockTable {
   // and the lock is not cached.
   using BeforeRelease = std::function<Status(bool keep, bool* clean)>;
   // Drops one reference; the last runs `before_release` (if given), then
-  // caches the lock (see the essay) or releases it in Redis. Fails if the
-  // lock had been lost before, `before_release` failed, or Redis could not
-  // be told.
-  Status Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release = nullptr);
+  // caches the lock (see the essay; only if `may_cache`) or releases it in
+  // Redis. Fails if the lock had been lost before, `before_release` failed,
+  // or Redis could not be told.
+  Status Release(const std::shared_ptr<HeldLock>& held, const BeforeRelease& before_release = nullptr,
+                 bool may_cache = true);
 
   // Lets every cached lock go now: HDF5 shuts the driver down (H5close, its
   // terminate callback), or the process exits (`for_good`: nothing is cached
@@ -199,6 +209,9 @@ class LockTable {
     Clock::time_point linger_until;  // cached until then
     bool marked_cached = false;      // the entry in Redis says so (sent once)
     bool heard = false;  // its process was subscribed before it asked: no revocation can have been missed
+
+    // No handle uses it, and no thread is taking or closing it.
+    bool cached() const { return !acquiring && !closing && refs == 0; }
   };
   using Entries = std::map<std::string, Entry>;
 
@@ -242,6 +255,10 @@ class LockTable {
   std::map<ConnectionPool*, std::unique_ptr<Revocations>> revocations_;
   std::map<ConnectionPool*, std::set<std::string>> listened_;  // guarded by mu_; prefixes by pool
   bool sweeper_started_ = false;  // guarded by mu_
+  // When the sweeper looks next, if it waits (guarded by mu_): a close that
+  // caches a lock wakes it only for a linger that ends sooner, so that a
+  // program that reopens in a loop does not wake a thread at every close.
+  Clock::time_point sweep_at_ = Clock::time_point::min();
   bool exiting_ = false;          // guarded by mu_; nothing is cached from now on
   LeaseKeeper keeper_;
 };
