@@ -43,7 +43,10 @@ class DurableOrder : public OneServerTest {
     for (const char* d : {"disk", "mount"}) mkdir(dir_.File(d).c_str(), 0755);
     mount_ = std::make_unique<CachingMount>(dir_.File("disk"), dir_.File("mount"), 0, log_);
     if (!mount_->ok()) GTEST_SKIP() << "cannot mount FUSE here: " << mount_->error();
-    fapl_ = LockedFapl(ServerConfig("retain=0;timeout=20;durable=1"));
+    // Uncached (linger=0): each session's open makes its journal, within the
+    // operations a test looks at (a cached lock's next journal is made, and
+    // synced, at the close before).
+    fapl_ = LockedFapl(ServerConfig("retain=0;linger=0;timeout=20;durable=1"));
   }
   ~DurableOrder() override {
     if (fapl_ >= 0) H5Pclose(fapl_);

@@ -20,8 +20,10 @@ namespace {
 
 class FailureTest : public OneServerTest {
  protected:
+  // Uncached (linger=0): the tests look for what a holder left in Redis
+  // once it closed.
   std::string Config(double lease = 2, double timeout = 30) const {
-    return ServerConfig("retain=0;lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout));
+    return ServerConfig("retain=0;linger=0;lease=" + std::to_string(lease) + ";timeout=" + std::to_string(timeout));
   }
   // Opens for writing, timing how long the open took.
   hid_t TimedOpen(const std::string& path, const std::string& config, double* seconds) {

@@ -27,11 +27,13 @@ constexpr int kOpens = 5;
 class LockFunctionsTest : public OneServerTest {
  protected:
 
-  // Creates a file, then opens and closes it kOpens times, in a child.
+  // Creates a file, then opens and closes it kOpens times, in a child,
+  // without lock caching: each open and close is a cycle in Redis
+  // (LockCachingTest counts those of a cached lock).
   int OpenRepeatedly(const std::string& config) {
     const std::string path = dir_.File("f.h5");
     return WaitChild(RunChild([&] {
-      hid_t fapl = LockedFapl(config);
+      hid_t fapl = LockedFapl(config + ";linger=0");
       if (!CreateFileWithDatasets(path, fapl, {"x"}, 4, H5T_STD_I32LE)) return 1;
       for (int i = 0; i < kOpens; ++i) {
         hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);

@@ -18,11 +18,12 @@ std::string LockedFileTest::MakeFile(const std::string& name, const std::string&
 OneServerTest::OneServerTest(std::vector<std::string> server_args) : redis_(std::move(server_args)) {}
 
 std::string OneServerTest::ServerConfig(const std::string& options) const {
-  return "url=" + redis_.url() + ";" + options + LingerSetting();
+  const bool own_linger = options.find("linger=") != std::string::npos;
+  return "url=" + redis_.url() + ";" + options + (own_linger ? "" : LingerSetting());
 }
 
 std::string OneServerTest::MakeFile(const std::string& name) {
-  return MakeFile(name, ServerConfig("retain=0;timeout=30"));
+  return MakeFile(name, ServerConfig("retain=0;linger=0;timeout=30"));
 }
 
 }  // namespace testing

@@ -42,12 +42,13 @@ class OneServerTest : public LockedFileTest {
   explicit OneServerTest(std::vector<std::string> server_args = {});
 
   // The driver's configuration on the test's server: its url, then `options`
-  // ("retain=0;timeout=30"), then the caching run's linger (LingerSetting).
+  // ("retain=0;timeout=30"), then the run's linger (LingerSetting) unless
+  // `options` sets one.
   std::string ServerConfig(const std::string& options) const;
 
   using LockedFileTest::MakeFile;
-  // MakeFile on the test's server; the open that creates it keeps no lock
-  // (retain=0).
+  // MakeFile on the test's server; the open that creates it keeps no lock:
+  // not cached (linger=0), and no counters (retain=0).
   std::string MakeFile(const std::string& name);
 
   RedisServer redis_;

@@ -47,9 +47,11 @@ class SessionMarks : public OneServerTest {
  protected:
   ~SessionMarks() override { H5Pclose(fapl_); }
 
-  // The lock's name is key=, as for hosts that mount the file at different paths.
+  // The lock's name is key=, as for hosts that mount the file at different
+  // paths. Uncached (linger=0): the tests read the lock's state in Redis, and
+  // what host 2 looked up, at each open and close.
   std::string Config(const std::string& more = "retain=0;timeout=20") const {
-    return ServerConfig("key=shared;connect_timeout=1;" + more);
+    return ServerConfig("key=shared;connect_timeout=1;linger=0;" + more);
   }
   std::string LockKey() const { return LockHash("shared"); }
 

@@ -254,7 +254,7 @@ pid_t RunChild(const std::function<int()>& body) {
     } catch (const std::exception& e) {
       fprintf(stderr, "child %d: %s\n", getpid(), e.what());
     }
-    if (!LingerSetting().empty()) H5close();
+    H5close();
     fflush(nullptr);
     _exit(rc);
   }

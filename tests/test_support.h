@@ -106,16 +106,15 @@ int FreeTcpPort();
 // commands inside them, BLPOP, and INFO.
 void SetDriverAclUser(const RedisServer& redis, const std::string& user, const std::string& password);
 
-// The multi-process tests run twice: without lock caching (the driver's
-// default, linger=0) and with it, where H5REDISLOCK_TEST_LINGER gives the
-// linger (tests/CMakeLists.txt registers those runs). ";linger=<it>", or ""
-// without it: for the end of a test's configurations.
+// The multi-process tests run twice: with lock caching (the driver's default
+// linger) and without, where H5REDISLOCK_TEST_LINGER=0 gives the linger
+// (tests/CMakeLists.txt registers those runs). ";linger=<it>", or "" without
+// it: for the end of a test's configurations.
 std::string LingerSetting();
 
 // Forks; the child runs `body` and _exit()s with its return value (an
-// exception or a crash is a non-zero exit). In a caching run the child ends
-// HDF5 first (H5close), as a program's exit does, which lets the locks it
-// cached go.
+// exception or a crash is a non-zero exit). The child ends HDF5 first
+// (H5close), as a program's exit does, which lets the locks it cached go.
 pid_t RunChild(const std::function<int()>& body);
 // Waits for `pid`; its exit status, or 128 + signal.
 int WaitChild(pid_t pid);

@@ -206,7 +206,7 @@ Status RedisLockFile::Delete(const char* name, const Config& config, const std::
     ErrorStackGuard keep_errors;
     rc = H5FDdelete(name, fapl);
   }
-  Status closed = file->Close();
+  Status closed = file->Close(/*may_cache=*/false);
   if (rc < 0) return Status::IoError(std::string("cannot delete '") + name + "' with the inner driver");
   return closed;
 }
@@ -310,7 +310,7 @@ Status RedisLockFile::Finish(const std::shared_ptr<UndoJournal>& journal, bool k
                        failed + ": it was rolled back, and '" + name_ + "' is as it was before the session");
 }
 
-Status RedisLockFile::Close() {
+Status RedisLockFile::Close(bool may_cache) {
   Status closed;
   if (inner_) {
     // Overwrites held back for durability go out before the file closes.
@@ -324,7 +324,8 @@ Status RedisLockFile::Close() {
   if (!lock_->lease().owned_by_this_process()) return closed;
   std::shared_ptr<UndoJournal> journal = journal_;
   Status released =
-      LockTable::ForThisProcess().Release(lock_, [&](bool keep, bool* clean) { return Finish(journal, keep, clean); });
+      LockTable::ForThisProcess().Release(
+          lock_, [&](bool keep, bool* clean) { return Finish(journal, keep, clean); }, may_cache);
   // What became of a failed session is the news, and names its cause. HDF5's
   // error stack keeps 32 entries and drops later ones, and the flush before
   // this close filled it with refusals that each repeat that cause: they go,

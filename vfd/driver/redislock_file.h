@@ -47,9 +47,11 @@ class RedisLockFile {
   RedisLockFile(const RedisLockFile&) = delete;
   RedisLockFile& operator=(const RedisLockFile&) = delete;
 
-  // Closes the inner file, then releases the lock; attempts both and reports
-  // the first failure.
-  Status Close();
+  // Closes the inner file, then releases the lock (or keeps it cached, if
+  // `may_cache` and the table caches it); attempts both and reports the
+  // first failure. A deleted file's lock is not cached: the next session's
+  // journal, begun at the close, would outlive the file.
+  Status Close(bool may_cache = true);
 
   // OK while I/O is allowed: the lock is still certainly ours.
   Status CheckLock(const char* operation) const { return lock_->CheckValid(operation); }

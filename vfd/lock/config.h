@@ -28,7 +28,8 @@ namespace h5redislock {
 struct Config {
   static constexpr const char* kDefaultUrl = "redis://127.0.0.1:6379/0";
   static constexpr const char* kDefaultPrefix = "h5redislock:";
-  static constexpr double kDefaultLinger = 0;
+  // Why a second: the README's "Lock caching".
+  static constexpr double kDefaultLinger = 1;
 
   RedisEndpoint redis;            // url=; default $H5REDISLOCK_URL, else kDefaultUrl
   double timeout_s = 60;          // timeout=: wait for the lock; 0 fail at once; -1 forever

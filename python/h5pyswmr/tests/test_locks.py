@@ -94,10 +94,11 @@ def test_locks(tmp_path, redis_server):
 
     # Verify that all locks have been released: the dead readers' entries go
     # as soon as someone waits behind them (same host: their pids are gone),
-    # so an exclusive open succeeds at once and leaves nothing behind.
-    with h5redislock.File(filename, "r", timeout=10) as f:
+    # so an exclusive open succeeds at once and leaves nothing behind (this
+    # process's own lock is not cached: linger=0).
+    with h5redislock.File(filename, "r", timeout=10, linger=0) as f:
         assert f["counter"][()] == writers
-    with h5redislock.File(filename, "r+", timeout=10):
+    with h5redislock.File(filename, "r+", timeout=10, linger=0):
         pass
     for part in ("held", "queue", "lease"):
         assert redis_server.lock_entries(filename, part) == 0, "lock %s entries left" % part

@@ -19,7 +19,8 @@ PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(h5redislock.__file
 
 def test_file_is_an_h5py_file(tmp_path, redis_server):
     path = str(tmp_path / "a.h5")
-    with h5redislock.File(path, "w", url=redis_server.url, timeout=5, track_order=True) as f:
+    # linger=0: released at the close, not cached (test_caching.py)
+    with h5redislock.File(path, "w", url=redis_server.url, timeout=5, linger=0, track_order=True) as f:
         assert isinstance(f, h5py.File)
         f["x"] = np.arange(4)
         assert redis_server.lock_entries(path, "held") == 1
