@@ -1,7 +1,5 @@
 #include "driver/redislock_file.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -104,6 +102,7 @@ Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_nam
     const std::shared_ptr<HeldLock> hold = *out;
     const bool exclusive = hold->mode() == LockMode::kWrite;
     if (exclusive && !fresh) return Status::OK();  // our own session is live
+    if (hold->checked()) return Status::OK();      // (a cached lock's reopen, as a rule)
     const SessionMark& mark = fresh ? hold->session_mark() : no_mark;
     const bool journal = UndoJournal::Visible(path, mark.set());
     if (exclusive || !journal) {
@@ -113,7 +112,9 @@ Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_nam
       if (!s.ok()) {
         table.Release(hold);
         out->reset();
+        return s;
       }
+      hold->set_checked();
       return s;
     }
     table.Release(hold);
@@ -131,14 +132,13 @@ Status RedisLockFile::TakeLock(const Config& config, const std::string& lock_nam
 Status RedisLockFile::Open(const char* name, unsigned flags, const Config& config, const std::string& config_text,
                            haddr_t maxaddr, std::unique_ptr<RedisLockFile>* out) {
   const std::string file = name ? name : "";
+  std::string path;
+  bool exists = false;
+  Status s = CanonicalPath(file, &path, &exists);
   // A file that is not there cannot be opened without CREAT: say so without
   // taking a lock (H5Fcreate probes every new file this way).
-  struct stat st;
-  if (!(flags & H5F_ACC_CREAT) && stat(file.c_str(), &st) != 0)
-    return Status::IoError("unable to open '" + file + "': " + std::strerror(errno));
-
-  std::string path;
-  Status s = CanonicalPath(file, &path);
+  if (!(flags & H5F_ACC_CREAT) && !exists)
+    return Status::IoError("unable to open '" + file + "': " + std::strerror(ENOENT));
   if (!s.ok()) return s;
   const LockMode mode = ModeFor(flags);
   // A session that will keep a journal says so with its grant: the session mark.

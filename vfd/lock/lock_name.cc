@@ -18,10 +18,12 @@ bool RealPath(const std::string& path, std::string* out) {
 
 }  // namespace
 
-Status CanonicalPath(const std::string& path, std::string* out) {
+Status CanonicalPath(const std::string& path, std::string* out, bool* exists) {
+  if (exists) *exists = true;
   if (path.empty()) return Status::InvalidArgument("empty file name");
   if (RealPath(path, out)) return Status::OK();
   if (errno != ENOENT) return Status::IoError("cannot resolve '" + path + "': " + std::strerror(errno));
+  if (exists) *exists = false;
   // Not there yet: resolve the directory, keep the name.
   size_t slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);

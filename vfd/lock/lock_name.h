@@ -14,7 +14,9 @@
 
 namespace h5redislock {
 
-Status CanonicalPath(const std::string& path, std::string* out);
+// *exists (if given) tells whether the file is there: false once realpath()
+// found no such file, whether or not its directory resolved.
+Status CanonicalPath(const std::string& path, std::string* out, bool* exists = nullptr);
 
 }  // namespace h5redislock
 
