@@ -2,10 +2,12 @@
 //
 // journal_test.cc kills real writers and checks what recovery makes of the
 // journals they leave; this file writes journals itself, to pin down what
-// recovery must do with the ones no crash of this build produces: a journal
-// of version 1 (zlib's CRC-32, left by an older build) is rolled back, one of
-// an unknown version is refused and kept, and a record whose checksum fails
-// ends the rollback there. And the checksum itself, CRC-32C.
+// recovery must do with the ones no crash of this build produces: journals
+// of versions 1 (zlib's CRC-32) and 2 (no session numbers), left by older
+// builds, are rolled back, one of an unknown version is refused and kept, a
+// record whose checksum fails ends the rollback there, and so does a record
+// of the session before the header's (a holder that died restarting its
+// journal for the next session). And the checksum itself, CRC-32C.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -34,7 +36,8 @@ struct Header {
   int64_t fence;
   char token[64];
   uint32_t flags;
-  char reserved[128 - 8 - 4 - 4 - 8 - 8 - 64 - 4 - 4];
+  uint32_t session;  // version 3
+  char reserved[128 - 8 - 4 - 4 - 8 - 8 - 64 - 4 - 4 - 4];
   uint32_t crc;
 };
 static_assert(sizeof(Header) == 128, "journal header layout");
@@ -71,23 +74,38 @@ void WriteAll(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-// A journal as a session that began on a file of `original_end` bytes and
-// overwrote [offset, offset + old.size()) would leave it; `torn` spoils the
-// record's data checksum.
+// A record header's checksum: in version 3 it covers the number of the
+// session that wrote the record too.
+uint32_t RecordHeaderCrc(Checksum crc, const RecordHeader& r, uint32_t version, uint32_t session) {
+  if (version < 3) return crc(&r, offsetof(RecordHeader, header_crc));
+  struct {
+    uint64_t offset, length;
+    uint32_t data_crc, session;
+  } covered{r.offset, r.length, r.data_crc, session};
+  return crc(&covered, sizeof covered);
+}
+
+// A journal as session `session` that began on a file of `original_end`
+// bytes and overwrote [offset, offset + old.size()) would leave it; `torn`
+// spoils the record's data checksum; the records are written by session
+// `records_session` (that of the header, unless given).
 std::string Journal(uint32_t version, Checksum crc, uint64_t original_end,
-                    const std::vector<std::pair<uint64_t, std::string>>& records, bool torn = false) {
+                    const std::vector<std::pair<uint64_t, std::string>>& records, bool torn = false,
+                    uint32_t session = 0, int64_t records_session = -1) {
   Header h{};
   std::memcpy(h.magic, "H5RLJNL1", 8);
   h.version = version;
   h.header_size = sizeof h;
   h.original_end = original_end;
   h.fence = 42;
+  h.session = version >= 3 ? session : 0;
   std::strcpy(h.token, "0123456789abcdef0123456789abcdef");
   h.crc = crc(&h, offsetof(Header, crc));
   std::string out(reinterpret_cast<const char*>(&h), sizeof h);
+  const uint32_t written_by = records_session < 0 ? session : static_cast<uint32_t>(records_session);
   for (const auto& [offset, old] : records) {
     RecordHeader r{offset, old.size(), crc(old.data(), old.size()) ^ (torn ? 1u : 0u), 0};
-    r.header_crc = crc(&r, offsetof(RecordHeader, header_crc));
+    r.header_crc = RecordHeaderCrc(crc, r, version, written_by);
     out.append(reinterpret_cast<const char*>(&r), sizeof r);
     out += old;
   }
@@ -137,7 +155,7 @@ class JournalFormatTest : public ::testing::Test {
 };
 
 TEST_F(JournalFormatTest, CurrentVersionIsRolledBack) {
-  WriteAll(journal_, Journal(2, Crc32c, before_.size(), Saved()));
+  WriteAll(journal_, Journal(3, Crc32c, before_.size(), Saved(), false, /*session=*/5));
   bool rolled_back = false;
   ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
   EXPECT_TRUE(rolled_back);
@@ -153,6 +171,25 @@ TEST_F(JournalFormatTest, VersionOneJournalsOfOlderBuildsAreRolledBack) {
   EXPECT_EQ(ReadAll(path_), before_);
 }
 
+TEST_F(JournalFormatTest, VersionTwoJournalsOfOlderBuildsAreRolledBack) {
+  WriteAll(journal_, Journal(2, Crc32c, before_.size(), Saved()));
+  bool rolled_back = false;
+  ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
+  EXPECT_TRUE(rolled_back);
+  EXPECT_EQ(ReadAll(path_), before_);
+}
+
+// A holder that committed session 5 and died restarting the journal, after
+// the header of session 6 (which began on the file as it is) and before the
+// cut: session 5's records are not undone, so its commit stands.
+TEST_F(JournalFormatTest, RecordsOfTheSessionBeforeTheHeadersAreNotRolledBack) {
+  WriteAll(journal_, Journal(3, Crc32c, after_.size(), Saved(), false, /*session=*/6, /*records_session=*/5));
+  bool rolled_back = false;
+  ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
+  EXPECT_EQ(ReadAll(path_), after_) << "the committed session was rolled back";
+  EXPECT_FALSE(std::ifstream(journal_).good());
+}
+
 TEST_F(JournalFormatTest, ATornRecordEndsTheRollbackThere) {
   // Its overwrite never happened (the record is written before it), so only
   // the growth is undone.
@@ -163,12 +200,12 @@ TEST_F(JournalFormatTest, ATornRecordEndsTheRollbackThere) {
 }
 
 TEST_F(JournalFormatTest, AnUnknownVersionIsRefusedAndKept) {
-  const std::string journal = Journal(3, Crc32c, before_.size(), Saved());
+  const std::string journal = Journal(4, Crc32c, before_.size(), Saved());
   WriteAll(journal_, journal);
   bool rolled_back = false;
   Status s = UndoJournal::Recover(path_, kLocked, &rolled_back);
   EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("version 3"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("version 4"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find(journal_), std::string::npos) << s.message();
   EXPECT_FALSE(rolled_back);
   EXPECT_EQ(ReadAll(path_), after_) << "the file must be left alone";

@@ -17,16 +17,18 @@ namespace h5redislock {
 namespace {
 
 constexpr char kMagic[8] = {'H', '5', 'R', 'L', 'J', 'N', 'L', '1'};
-// Version 1 checksummed with zlib's CRC-32; version 2, written now, with
-// CRC-32C, which costs a third as much where the CPU has an instruction for
-// it. Journals of either are rolled back.
-constexpr uint32_t kVersion = 2;
+// Version 1 checksummed with zlib's CRC-32; version 2 with CRC-32C, which
+// costs a third as much where the CPU has an instruction for it; version 3,
+// written now, numbers the sessions of one journal (Restart) and a record's
+// header checksum covers its session's number. Journals of each are rolled
+// back.
+constexpr uint32_t kVersion = 3;
 constexpr size_t kHeaderSize = 128;
 constexpr size_t kRecordHeaderSize = 24;      // offset, length, data crc, header crc
 constexpr uint64_t kMaxRecord = 1 << 20;      // larger ranges become several records
 constexpr uint32_t kFlagAbsent = 1;           // the file did not exist: undo is deleting it
-// The next session's journal is made under this name, then renamed over
-// the journal (Restart).
+// Builds before version 3 made the next session's journal under this name,
+// then renamed it over the journal: a holder that died in between left it.
 constexpr char kNextSuffix[] = ".next";
 
 // The header, as laid out on disk (little-endian host assumed, as HDF5 on
@@ -39,7 +41,8 @@ struct Header {
   int64_t fence;
   char token[64];
   uint32_t flags;
-  char reserved[kHeaderSize - 8 - 4 - 4 - 8 - 8 - 64 - 4 - 4];
+  uint32_t session;  // version 3: which session of the journal (Restart)
+  char reserved[kHeaderSize - 8 - 4 - 4 - 8 - 8 - 64 - 4 - 4 - 4];
   uint32_t crc;
 };
 static_assert(sizeof(Header) == kHeaderSize, "journal header layout");
@@ -70,6 +73,7 @@ using Checksum = uint32_t (*)(const void* data, size_t size);
 Checksum ChecksumOf(uint32_t version) {
   switch (version) {
     case 1: return ZlibCrc;
+    case 2:
     case kVersion: return Crc32c;
   }
   return nullptr;
@@ -77,20 +81,24 @@ Checksum ChecksumOf(uint32_t version) {
 
 constexpr Checksum Crc = Crc32c;  // of the journals written now
 
-Status Errno(const std::string& what, const std::string& path) {
-  return Status::IoError(what + " '" + path + "': " + std::strerror(errno));
+// The checksum of a record's header in a journal of `version`: from version
+// 3 on it covers the number of the session that wrote it too, so that a
+// record of the session before a Restart, left behind the new header by a
+// holder that died restarting, reads as torn: the end of the rollback.
+uint32_t RecordHeaderCrc(Checksum crc, const RecordHeader& r, uint32_t version, uint32_t session) {
+  if (version < 3) return crc(&r, offsetof(RecordHeader, header_crc));
+  struct {
+    uint64_t offset;
+    uint64_t length;
+    uint32_t data_crc;
+    uint32_t session;
+  } covered{r.offset, r.length, r.data_crc, session};
+  static_assert(sizeof covered == 24, "no padding in what the checksum covers");
+  return crc(&covered, sizeof covered);
 }
 
-bool WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
+Status Errno(const std::string& what, const std::string& path) {
+  return Status::IoError(what + " '" + path + "': " + std::strerror(errno));
 }
 
 bool PreadAll(int fd, void* data, size_t size, uint64_t offset) {
@@ -195,7 +203,7 @@ Status UndoJournal::Recover(const std::string& data_path, const std::function<St
       return Errno("cannot truncate for rollback", data_path);
     std::vector<char> bytes;
     for (RecordHeader r; ReadExactly(journal.get(), &r, sizeof r);) {
-      if (r.header_crc != crc(&r, offsetof(RecordHeader, header_crc)) || r.length > kMaxRecord ||
+      if (r.header_crc != RecordHeaderCrc(crc, r, header.version, header.session) || r.length > kMaxRecord ||
           r.offset + r.length > header.original_end)
         break;  // torn: written when the session died, before its overwrite
       bytes.resize(r.length);
@@ -231,12 +239,10 @@ UndoJournal::UndoJournal(std::string data_path, std::string token, long long fen
   if (data_fd_.get() >= 0 && fstat(data_fd_.get(), &st) == 0) original_end_ = static_cast<uint64_t>(st.st_size);
 }
 
-// Makes a journal at `path` whose header says: the session on the data file
-// began when it was `original_end` long (`absent`: did not exist). A
-// journal left half-made is removed.
-Status UndoJournal::Make(const std::string& path, Fd* out) const {
-  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return Errno("cannot create the journal", path);
+// Writes the header of the current session at the start of `fd`: the
+// session on the data file began when it was `original_end` long (`absent`:
+// did not exist).
+bool UndoJournal::WriteHeader(int fd) const {
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kVersion;
@@ -244,9 +250,18 @@ Status UndoJournal::Make(const std::string& path, Fd* out) const {
   header.original_end = original_end_;
   header.fence = fence_;
   header.flags = absent_ ? kFlagAbsent : 0;
+  header.session = session_;
   std::strncpy(header.token, token_.c_str(), sizeof header.token - 1);
   header.crc = Crc(&header, offsetof(Header, crc));
-  if (!WriteAll(fd.get(), &header, sizeof header)) {
+  return PwriteAll(fd, &header, sizeof header, 0);
+}
+
+// Makes a journal at `path` with the header of the current session. A
+// journal left half-made is removed.
+Status UndoJournal::Make(const std::string& path, Fd* out) const {
+  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return Errno("cannot create the journal", path);
+  if (!WriteHeader(fd.get())) {
     Status s = Errno("cannot write the journal", path);
     unlink(path.c_str());  // nothing was written under it
     return s;
@@ -310,12 +325,12 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
     if (!PreadAll(data_fd_.get(), bytes.data() + kRecordHeaderSize, length, at))
       return Errno("cannot read the old contents of", data_path_);
     RecordHeader r{at, length, Crc(bytes.data() + kRecordHeaderSize, length), 0};
-    r.header_crc = Crc(&r, offsetof(RecordHeader, header_crc));
+    r.header_crc = RecordHeaderCrc(Crc, r, kVersion, session_);
     std::memcpy(bytes.data(), &r, sizeof r);
     // One write(2) per record: a killed process leaves it whole or torn,
     // never followed by the overwrite it protects. A failed one is cut off
     // (if that fails too, the session's poisoning keeps it last).
-    if (!WriteAll(journal_fd_.get(), bytes.data(), kRecordHeaderSize + length)) {
+    if (!PwriteAll(journal_fd_.get(), bytes.data(), kRecordHeaderSize + length, journal_size_)) {
       Status s = Errno("cannot write the journal", path_);
       if (ftruncate(journal_fd_.get(), static_cast<off_t>(journal_size_)) != 0)
         s = Status::IoError(s.message() + "; cutting the torn record off failed too: " + std::strerror(errno));
@@ -468,25 +483,32 @@ Status UndoJournal::Restart(const Transfer& write) {
   const bool previous_absent = absent_;
   original_end_ = static_cast<uint64_t>(st.st_size);
   absent_ = false;
-  // Made under another name, then renamed over the old journal: a holder
-  // that dies meanwhile leaves one whole journal or the other, never none.
-  const std::string next = path_ + kNextSuffix;
-  unlink(next.c_str());  // a left-over of a holder that died here
-  Fd fresh;
-  s = Make(next, &fresh);
-  if (s.ok() && durable_ && fdatasync(fresh.get()) != 0) s = Errno("cannot sync the journal", next);
-  if (s.ok() && rename(next.c_str(), path_.c_str()) != 0) s = Errno("cannot replace the journal", path_);
+  ++session_;
+  // In place, in this order: the new header over the old (one pwrite: a
+  // killed holder leaves the old header or the new, whole), then the old
+  // records cut off. A holder that dies between leaves the new header
+  // before records of the session before, which read as torn under it
+  // (RecordHeaderCrc): the rollback changes nothing. Durable, the header is
+  // on disk before the cut, so that no crash leaves the old header with its
+  // records gone. (A new file renamed over the journal, as before, cost ten
+  // times as much: ext4 writes a file renamed over another out at once.)
+  if (!WriteHeader(journal_fd_.get())) {
+    s = Errno("cannot write the journal", path_);
+  } else if (durable_ && fdatasync(journal_fd_.get()) != 0) {
+    s = Errno("cannot sync the journal", path_);
+  } else if (ftruncate(journal_fd_.get(), kHeaderSize) != 0) {
+    s = Errno("cannot empty the journal", path_);
+  }
   if (!s.ok()) {
-    unlink(next.c_str());
+    // The session is committed if the new header got out: whether it did is
+    // unknown. The caller commits it for good instead (Commit's removal).
     original_end_ = previous_end;
     absent_ = previous_absent;
     return s;
   }
-  if (durable_) SyncDirectoryOf(path_);
-  journal_fd_ = std::move(fresh);
   data_fd_ = std::move(data);
   journal_size_ = kHeaderSize;
-  synced_ = !durable_;  // a durable one was synced before the rename
+  synced_ = !durable_;  // durable: the cut is synced with the next session's first records
   saved_.clear();
   bytes_saved_ = 0;
   held_back_.clear();

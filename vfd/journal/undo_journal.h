@@ -8,8 +8,10 @@
 //
 //   header   magic, version, the session's lock token and fencing number,
 //            the file's size when the session began (its original end),
-//            and a checksum of all that
+//            the session's number in the journal (Restart), and a checksum
+//            of all that
 //   records  offset, length, checksum, then the bytes the file held there
+//            (the header's checksum covers the session's number too)
 //   (checksums: CRC-32C, crc32c.h; zlib's CRC-32 in version 1 journals)
 //
 // The journal is made when the session begins, before its open returns and
@@ -36,7 +38,8 @@
 //            system and disk that honour fsync.
 //
 // The commit point is the unlink of the journal after the file holds every
-// write of the session (and, if durable, has reached the disk).
+// write of the session (and, if durable, has reached the disk); for a lock
+// kept between opens, the next session's header written over it (Restart).
 //
 // A session whose write path fails (a write, flush, truncate or close of the
 // file, a save to the journal: a full disk, a quota, a file-size limit, EIO)
@@ -127,12 +130,14 @@ class UndoJournal {
   Status Commit(const Transfer& write);
 
   // Commits the session and begins the next one in the same journal, for a
-  // lock this process keeps between opens (lock caching, lock_table.h): the
-  // journal is replaced, atomically (made under another name, then
-  // renamed over it), by one that says "nothing changed yet": the file's
-  // size now, no records. The commit point is the rename. So a holder that
-  // dies between sessions leaves a journal whose rollback changes nothing,
-  // never no journal (the lock's session mark says one must be there:
+  // lock this process keeps between opens (lock caching, lock_table.h): a
+  // new header, of the next session (numbered one more), says "nothing
+  // changed yet": the file's size now. It is written over the old one in
+  // place, then the records are cut off. The commit point is the header's
+  // write: records left behind it by a holder that died before the cut are
+  // of another session, and read as torn. So a holder that dies between
+  // sessions leaves a journal whose rollback changes nothing, never no
+  // journal (the lock's session mark says one must be there:
   // lock_protocol.cc, "Write sessions").
   Status Restart(const Transfer& write);
   // Removes the journal of a session that changed nothing since it began
@@ -156,6 +161,7 @@ class UndoJournal {
 
  private:
   Status Refused() const;
+  bool WriteHeader(int fd) const;
   Status Make(const std::string& path, Fd* out) const;
   Status StillOurs() const;
   Status Settle(const Transfer& write);
@@ -170,6 +176,7 @@ class UndoJournal {
   const bool durable_;
   bool absent_ = false;  // the file did not exist when the session began
   uint64_t original_end_ = 0;
+  uint32_t session_ = 0;  // which session of the journal: one more at each Restart
   Fd journal_fd_;
   uint64_t journal_size_ = 0;  // up to the end of the last whole record
   Fd data_fd_;  // the file as it was when the session began, for Save
