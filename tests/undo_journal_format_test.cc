@@ -147,6 +147,14 @@ class JournalFormatTest : public ::testing::Test {
     WriteAll(path_, after_);
   }
   std::vector<std::pair<uint64_t, std::string>> Saved() const { return {{1000, before_.substr(1000, 500)}}; }
+  // Recovery from `journal` gives the file back as the session found it.
+  void ExpectRolledBackBy(const std::string& journal) {
+    WriteAll(journal_, journal);
+    bool rolled_back = false;
+    ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
+    EXPECT_TRUE(rolled_back);
+    EXPECT_EQ(ReadAll(path_), before_);
+  }
 
   TempDir dir_;
   const std::string path_ = dir_.File("data.h5");
@@ -155,28 +163,16 @@ class JournalFormatTest : public ::testing::Test {
 };
 
 TEST_F(JournalFormatTest, CurrentVersionIsRolledBack) {
-  WriteAll(journal_, Journal(3, Crc32c, before_.size(), Saved(), false, /*session=*/5));
-  bool rolled_back = false;
-  ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
-  EXPECT_TRUE(rolled_back);
-  EXPECT_EQ(ReadAll(path_), before_);
+  ExpectRolledBackBy(Journal(3, Crc32c, before_.size(), Saved(), false, /*session=*/5));
   EXPECT_FALSE(std::ifstream(journal_).good()) << "the journal must be gone after its rollback";
 }
 
 TEST_F(JournalFormatTest, VersionOneJournalsOfOlderBuildsAreRolledBack) {
-  WriteAll(journal_, Journal(1, ZlibCrc, before_.size(), Saved()));
-  bool rolled_back = false;
-  ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
-  EXPECT_TRUE(rolled_back);
-  EXPECT_EQ(ReadAll(path_), before_);
+  ExpectRolledBackBy(Journal(1, ZlibCrc, before_.size(), Saved()));
 }
 
 TEST_F(JournalFormatTest, VersionTwoJournalsOfOlderBuildsAreRolledBack) {
-  WriteAll(journal_, Journal(2, Crc32c, before_.size(), Saved()));
-  bool rolled_back = false;
-  ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
-  EXPECT_TRUE(rolled_back);
-  EXPECT_EQ(ReadAll(path_), before_);
+  ExpectRolledBackBy(Journal(2, Crc32c, before_.size(), Saved()));
 }
 
 // A holder that committed session 5 and died restarting the journal, after
