@@ -38,6 +38,7 @@ import h5redislock
 from h5redislock import _driver, h5py
 
 from ._kept import KeptFiles
+from ._known import KnownNodes
 
 __all__ = ["File", "Group", "Dataset", "Node", "AttributeManager", "configure", "test"]
 __version__ = "0.4.0"
@@ -51,6 +52,8 @@ LINGER = 1.0
 
 _kept = KeptFiles()
 os.register_at_fork(after_in_child=_kept.after_fork_in_child)
+_known = KnownNodes()  # a child's holds are its own: it learns anew
+os.register_at_fork(after_in_child=_known.forget)
 
 
 def configure(**config):
@@ -80,6 +83,13 @@ def _revocations():
     return _plugin_revocations[0]
 
 
+def _hold(path):
+    """This process's number for its hold of the lock of `path` (see
+    _known.py); 0 without one, or without caching."""
+    revocations = _revocations() if _linger() > 0 else None
+    return revocations[3](path) if revocations is not None else 0
+
+
 @contextlib.contextmanager
 def _open(path, mode, **kwargs):
     """The file at `path`, open in `mode` for one access: a kept read file
@@ -105,6 +115,19 @@ def _open(path, mode, **kwargs):
         _kept.keep(path, f, linger, revocations)
 
 
+@contextlib.contextmanager
+def _restructure(path, mode="r+", **kwargs):
+    """_open for an access that may change the file's structure: what was
+    learnt of its nodes goes (_known.py)."""
+    path = os.path.abspath(path)
+    _known.forget(path)
+    try:
+        with _open(path, mode, **kwargs) as f:
+            yield f
+    finally:
+        _known.forget(path)
+
+
 class Node(object):
     """Wrapper of h5py's objects: a file name and a path in the file."""
 
@@ -126,9 +149,16 @@ class Node(object):
 
     def __getitem__(self, key):
         """The Group or Dataset at `key` (relative to this node, or absolute).
-        Raises KeyError if there is none."""
+        Raises KeyError if there is none. Looked up once per hold of the
+        file's lock (_known.py)."""
+        name = self._resolve(key)
+        cls = _known.get(self.file, name, _hold(self.file))
+        if cls is not None:
+            return cls(self.file, name)
         with _open(self.file, "r") as f:
-            return self._wrap(_kept.lookup(f, self._resolve(key)))
+            node = self._wrap(_kept.lookup(f, name))
+            _known.put(self.file, name, type(node), _hold(self.file))  # the hold `f` is open under
+        return node
 
     def _wrap(self, node):
         if isinstance(node, h5py.Group):
@@ -145,11 +175,11 @@ class Group(Node):
         return "<HDF5 Group (path={0})>".format(self.path)
 
     def create_group(self, name):
-        with _open(self.file, "r+") as f:
+        with _restructure(self.file) as f:
             return Group(self.file, f[self.path].create_group(name).name)
 
     def require_group(self, name):
-        with _open(self.file, "r+") as f:
+        with _restructure(self.file) as f:
             return Group(self.file, f[self.path].require_group(name).name)
 
     def create_dataset(self, name=None, shape=None, dtype=None, data=None, overwrite=False, **kwargs):
@@ -159,7 +189,7 @@ class Group(Node):
             raise TypeError("h5pyswmr needs a dataset name")
         if dtype is None and data is None:
             dtype = "f4"  # h5py's default, which it wants named now
-        with _open(self.file, "r+") as f:
+        with _restructure(self.file) as f:
             group = f[self.path]
             if overwrite and name in group:
                 del group[name]
@@ -167,7 +197,7 @@ class Group(Node):
             return Dataset(self.file, dst.name)
 
     def require_dataset(self, name=None, shape=None, dtype=None, exact=False, **kwargs):
-        with _open(self.file, "r+") as f:
+        with _restructure(self.file) as f:
             dst = f[self.path].require_dataset(name, shape, dtype, exact=exact, **kwargs)
             return Dataset(self.file, dst.name)
 
@@ -198,7 +228,7 @@ class Group(Node):
             return key in _kept.lookup(f, self.path)
 
     def __delitem__(self, key):
-        with _open(self.file, "r+") as f:
+        with _restructure(self.file) as f:
             del f[self.path][key]
 
 
@@ -207,7 +237,7 @@ class File(Group):
     with them (creating or truncating it as `mode` says) and closes it."""
 
     def __init__(self, name, mode="r", **kwargs):
-        with _open(name, mode, **kwargs) as f:
+        with (_open if mode == "r" else _restructure)(name, mode, **kwargs) as f:
             # Absolute: later accesses must not depend on the working directory.
             Group.__init__(self, os.path.abspath(f.filename), "/")
 

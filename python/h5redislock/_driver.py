@@ -155,11 +155,13 @@ class Plugin:
         self._revocations = None
 
     def revocations(self):
-        """(fd, wanted, idle): the plugin's revocation eventfd (-1: none);
-        wanted(path) -> bool, whether another process wants the lock this
-        process holds on the file; idle(path), which says this process keeps
-        the file open only until someone wants it (H5FDredislock.h, "Lock
-        caching"). None where the plugin's file is unknown."""
+        """(fd, wanted, idle, hold): the plugin's revocation eventfd (-1:
+        none); wanted(path) -> bool, whether another process wants the lock
+        this process holds on the file; idle(path), which says this process
+        keeps the file open only until someone wants it; hold(path) -> int,
+        this process's number for its hold of the file's lock while nobody
+        else wants it, else 0 (H5FDredislock.h, "Lock caching"). None where
+        the plugin's file is unknown."""
         if self.path is None:
             return None
         if self._lib is None:
@@ -169,10 +171,13 @@ class Plugin:
             lib.H5FD_redislock_wanted.restype = ctypes.c_int
             lib.H5FD_redislock_idle.argtypes = [ctypes.c_char_p]
             lib.H5FD_redislock_idle.restype = None
+            lib.H5FD_redislock_hold.argtypes = [ctypes.c_char_p]
+            lib.H5FD_redislock_hold.restype = ctypes.c_ulonglong
             self._lib = lib
             self._revocations = (lib.H5FD_redislock_revocation_fd(),
                                  lambda path: lib.H5FD_redislock_wanted(os.fsencode(path)) == 1,
-                                 lambda path: lib.H5FD_redislock_idle(os.fsencode(path)))
+                                 lambda path: lib.H5FD_redislock_idle(os.fsencode(path)),
+                                 lambda path: lib.H5FD_redislock_hold(os.fsencode(path)))
         return self._revocations
 
     def __repr__(self):

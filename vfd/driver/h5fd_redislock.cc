@@ -389,6 +389,12 @@ int H5FD_redislock_wanted(const char* file) {
   return h5redislock::LockTable::ForThisProcess().Wanted(name) ? 1 : 0;
 }
 
+unsigned long long H5FD_redislock_hold(const char* file) {
+  std::string name;
+  if (!file || !h5redislock::CanonicalPath(file, &name).ok()) return 0;
+  return h5redislock::LockTable::ForThisProcess().HoldOf(name);
+}
+
 void H5FD_redislock_idle(const char* file) {
   std::string name;
   if (file && h5redislock::CanonicalPath(file, &name).ok()) h5redislock::LockTable::ForThisProcess().MarkIdle(name);

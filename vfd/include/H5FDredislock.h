@@ -78,10 +78,17 @@ H5_DLL herr_t H5Pget_fapl_redislock(hid_t fapl_id, H5FD_redislock_config_t *conf
  *   H5FD_redislock_idle(file) says that this process keeps `file` open only
  *     until someone wants it: its lock shows as cached, and an opener with
  *     timeout=0 asks for it rather than fail.
+ *   H5FD_redislock_hold(file) returns this process's number for its hold of
+ *     the lock of `file`, open or cached, while nobody else wants it and its
+ *     lease is sure; else 0. While it stays the same no other process has
+ *     written the file, so what the program learnt of the file under it
+ *     (its groups and datasets: h5pyswmr looks them up once) still holds,
+ *     but for the program's own changes.
  */
 H5_DLL int H5FD_redislock_revocation_fd(void);
 H5_DLL int H5FD_redislock_wanted(const char *file);
 H5_DLL void H5FD_redislock_idle(const char *file);
+H5_DLL unsigned long long H5FD_redislock_hold(const char *file);
 
 #ifdef __cplusplus
 }

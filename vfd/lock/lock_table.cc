@@ -341,6 +341,16 @@ bool LockTable::Wanted(const std::string& lock_name) {
   return false;
 }
 
+unsigned long long LockTable::HoldOf(const std::string& lock_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, entry] : entries_) {
+    if (entry.acquiring || !entry.held || entry.held->lease().keys().lock_name() != lock_name) continue;
+    const LockLease& lease = entry.held->lease();
+    return !lease.wanted() && lease.CheckValid("asking for the hold").ok() ? entry.held->id() : 0;
+  }
+  return 0;
+}
+
 void LockTable::MarkIdle(const std::string& lock_name) {
   std::shared_ptr<HeldLock> held;
   {

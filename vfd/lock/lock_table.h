@@ -85,9 +85,13 @@ class HeldLock {
         mode_(mode),
         lease_(std::move(lease)),
         fence_(fence),
-        session_mark_(std::move(session_mark)) {}
+        session_mark_(std::move(session_mark)),
+        id_(next_id_.fetch_add(1, std::memory_order_relaxed)) {}
 
   LockMode mode() const { return mode_; }
+  // This process's number for the hold: no two holds of the process share
+  // one (a fence may repeat after a Redis that lost its data).
+  unsigned long long id() const { return id_; }
   long long fence() const { return fence_; }
   // The session mark the grant reported, if it names another session than
   // this hold's: one that may have left a journal (see "Write sessions" in
@@ -141,6 +145,8 @@ class HeldLock {
   const std::shared_ptr<LockLease> lease_;
   const long long fence_;
   const SessionMark session_mark_;
+  static inline std::atomic<unsigned long long> next_id_{1};
+  const unsigned long long id_;
   std::atomic<bool> checked_{false};
   mutable std::mutex mu_;
   std::shared_ptr<UndoJournal> journal_;  // guarded by mu_
@@ -183,6 +189,12 @@ class LockTable {
   // Whether another process wants a lock named `lock_name` (lock_name.h)
   // that this process holds, open or cached (see LockLease::WantedFd).
   bool Wanted(const std::string& lock_name);
+  // The id of this process's hold of the lock named `lock_name`, open or
+  // cached, while nobody else wants it and its lease is sure; else 0. While
+  // it stays the same, no other process has written the file: what this
+  // process learnt of it still holds, but for its own changes
+  // (H5FD_redislock_hold).
+  unsigned long long HoldOf(const std::string& lock_name);
   // Marks this process's lock named `lock_name`, which a program keeps open
   // between accesses and closes when it is wanted (H5FD_redislock_idle), as
   // cached in Redis: a timeout=0 opener then revokes it rather than fail.

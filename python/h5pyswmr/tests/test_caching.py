@@ -93,3 +93,38 @@ def test_a_normal_exit_lets_the_cached_lock_go(filename, redis_server):
     done = subprocess.run([sys.executable, "-c", script, filename], env=child_env(), timeout=60)
     assert done.returncode == 0
     assert redis_server.lock_entries(filename, "lease") == 0, "the exited process's lock is still in Redis"
+
+
+def _replace_with_a_group(filename, queue):
+    try:
+        with h5pyswmr.File(filename, "r+") as f:
+            del f["d"]
+            f.create_group("d")
+        queue.put("done")
+    except Exception as e:  # noqa: BLE001 - reported to the parent
+        queue.put("%s: %s" % (type(e).__name__, e))
+
+
+def test_a_node_another_process_replaced_is_looked_up_again(filename):
+    """A node's kind is looked up once per hold of the lock (_known.py): the
+    other process's write ends this process's hold, and the next lookup
+    sees the group that replaced the dataset."""
+    f = File(filename, "r")
+    assert isinstance(f["d"], h5pyswmr.Dataset)
+    assert isinstance(f["d"], h5pyswmr.Dataset)  # known now, under this hold
+    queue = multiprocessing.get_context("spawn").Queue()
+    child = multiprocessing.get_context("spawn").Process(target=_replace_with_a_group, args=(filename, queue))
+    child.start()
+    outcome = queue.get(timeout=60)
+    child.join()
+    assert outcome == "done", outcome
+    assert list(f.attrs.keys()) == []  # takes the lock again: a new hold
+    assert isinstance(f["d"], h5pyswmr.Group), "the lookup used what it learnt under an earlier hold"
+
+
+def test_own_changes_of_the_structure_are_looked_up_again(filename):
+    f = File(filename, "r+")
+    assert isinstance(f["d"], h5pyswmr.Dataset)
+    del f["d"]
+    f.create_group("d")
+    assert isinstance(f["d"], h5pyswmr.Group)
