@@ -39,7 +39,7 @@
 // a round trip under the same load as the hand-offs.
 #include <benchmark/benchmark.h>
 
-#include <thread>
+#include <unistd.h>
 
 #include "data_file.h"
 #include "environment.h"
@@ -110,31 +110,42 @@ void Handoffs(benchmark::State& state, TurnMaker turns, bool mixed, int per_dire
   }
 }
 
-// handoff/revoke (see the top). The holder is a child; the two step in turn
-// through shared memory: the child opens and closes for reading (its lock
-// is then cached), the parent opens for writing, timed, and closes (linger
-// 0: let go at once, for the child's next open).
+// handoff/revoke (see the top). The holder is a child; the two take turns
+// through pipes, blocked while the other plays (a player spinning for its
+// turn would take one of the two cores from Redis and the holder's watch):
+// the child opens and closes for reading (its lock is then cached), the
+// parent opens for writing, timed, and closes (linger 0: let go at once,
+// for the child's next open).
 void Revocations(benchmark::State& state) {
   constexpr int kRounds = 300;
   HandoffFile();
-  SharedArray<int> step(1);  // even: the child's turn; odd: the parent's
   redisContext* plain = ConnectPlain();
   std::vector<double> opens, free_opens, pings;
+  auto pass = [](int fd) { return write(fd, "t", 1) == 1; };
+  auto await = [](int fd) {
+    char c;
+    return read(fd, &c, 1) == 1;
+  };
   for (auto _ : state) {
-    step[0] = 0;
+    int to_holder[2], to_writer[2];
+    if (pipe(to_holder) != 0 || pipe(to_writer) != 0) Fatal("cannot make the players' pipes");
     pid_t holder = Spawn([&] {
       auto cached = Scheme::Make(SchemeKind::kRedisLockCached);
       for (int r = 0; r < kRounds; ++r) {
-        while (__atomic_load_n(&step[0], __ATOMIC_ACQUIRE) != 2 * r) std::this_thread::yield();
+        if (!await(to_holder[0])) return false;
         hid_t f = cached->Open(HandoffFile(), false);
-        if (f < 0 || !cached->Close(f)) return false;
-        __atomic_store_n(&step[0], 2 * r + 1, __ATOMIC_RELEASE);
+        if (f < 0 || !cached->Close(f) || !pass(to_writer[1])) return false;
       }
       return true;
     });
+    close(to_holder[0]);
+    close(to_writer[1]);
     auto writer = Scheme::Make(SchemeKind::kRedisLock);
     for (int r = 0; r < kRounds; ++r) {
-      while (__atomic_load_n(&step[0], __ATOMIC_ACQUIRE) != 2 * r + 1) std::this_thread::yield();
+      if (!pass(to_holder[1]) || !await(to_writer[0])) {
+        state.SkipWithError("the caching process stopped");
+        break;
+      }
       const double ping_start = Now();
       if (Request(plain, {"PING"})) pings.push_back(Now() - ping_start);
       // Once after the cached holder let go (revoked), once of the free lock.
@@ -149,8 +160,9 @@ void Revocations(benchmark::State& state) {
         state.SkipWithError("the writer's open or close failed");
         break;
       }
-      __atomic_store_n(&step[0], 2 * r + 2, __ATOMIC_RELEASE);
     }
+    close(to_holder[1]);  // a holder still waiting for its turn ends
+    close(to_writer[0]);
     if (!WaitAll({holder})) state.SkipWithError("the caching process failed");
   }
   redisFree(plain);
