@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "hdf5_files.h"
@@ -35,12 +36,22 @@ class LockCachingTest : public OneServerTest {
     EXPECT_NE(realpath(path.c_str(), real), nullptr);
     return real;
   }
-  // The first hold of a process is not cached: its watch's subscription to
-  // revocations may not be confirmed when it asks (lock_table.cc). A puppet
-  // closes and opens again, so that the hold it has then may be.
-  static void Warm(Puppet& puppet) {
+  // A puppet with `path` open (for writing if `write`) under a hold that its
+  // last close may cache. The first hold of a process is not cached: its
+  // watch's subscription to revocations may not be confirmed when it asks
+  // (lock_table.cc). So the puppet opens, closes and opens again.
+  static std::unique_ptr<Puppet> WarmPuppet(const std::string& path, const std::string& config, bool write) {
+    auto puppet = std::make_unique<Puppet>(path, config, write);
+    EXPECT_TRUE(puppet->Opened()) << puppet->last_error();
+    EXPECT_TRUE(puppet->Ask('c'));
+    EXPECT_TRUE(puppet->Ask('o')) << puppet->last_error();
+    return puppet;
+  }
+  // Closes the puppet's file, whose lock it then keeps cached, and gives the
+  // cached mark (sent without waiting) time to reach Redis.
+  static void CloseAndCache(Puppet& puppet) {
     EXPECT_TRUE(puppet.Ask('c'));
-    EXPECT_TRUE(puppet.Ask('o')) << puppet.last_error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   long Holders(const std::string& path) const { return LockHolders(redis_, NameOf(path)); }
   long Acquisitions(const std::string& path) const {
@@ -79,20 +90,17 @@ class LockCachingTest : public OneServerTest {
 // the first close's mark; H5close (a program's end) lets the lock go.
 TEST_F(LockCachingTest, ReopensWithinTheLingerCostNoRoundTrip) {
   const std::string path = MakeFile("reopened.h5");
-  Puppet reader(path, Config(), false);
-  ASSERT_TRUE(reader.Opened());
-  Warm(reader);
-  ASSERT_TRUE(reader.Ask('c'));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the cached mark, sent without waiting
+  auto reader = WarmPuppet(path, Config(), false);
+  CloseAndCache(*reader);
   EXPECT_EQ(Holders(path), 1) << "the lock is kept after the last close";
   const long calls = CommandCalls(redis_, "fcall");
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(reader.Ask('o')) << reader.last_error();
-    ASSERT_TRUE(reader.Ask('c'));
+    ASSERT_TRUE(reader->Ask('o')) << reader->last_error();
+    ASSERT_TRUE(reader->Ask('c'));
   }
   EXPECT_EQ(CommandCalls(redis_, "fcall"), calls) << "a cached reopen talked to Redis";
   EXPECT_EQ(Acquisitions(path), 2);  // the first hold's, and the cached one's
-  ASSERT_TRUE(reader.Ask('h'));
+  ASSERT_TRUE(reader->Ask('h'));
   EXPECT_EQ(Holders(path), 0) << "H5close did not let the cached lock go";
 }
 
@@ -102,16 +110,13 @@ TEST_F(LockCachingTest, ReopensWithinTheLingerCostNoRoundTrip) {
 // open revokes the writer's cached lock in turn, and sees its write.
 TEST_F(LockCachingTest, CachedReaderIsRevokedByAWriterAtOnce) {
   const std::string path = MakeFile("revoked.h5");
-  Puppet reader(path, Config(kLinger, 30), false);
-  ASSERT_TRUE(reader.Opened());
-  Warm(reader);
-  ASSERT_TRUE(reader.Ask('c'));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto reader = WarmPuppet(path, Config(kLinger, 30), false);
+  CloseAndCache(*reader);
   const double took = WriteInChild(path, Config(kLinger, 30), 7);
   std::printf("the writer's open took %.3f s past a cached reader\n", took);
   EXPECT_LT(took, 1.0);
-  ASSERT_TRUE(reader.Ask('o')) << reader.last_error();
-  ASSERT_TRUE(reader.Ask('c'));
+  ASSERT_TRUE(reader->Ask('o')) << reader->last_error();
+  ASSERT_TRUE(reader->Ask('c'));
   // The writer's child exited without letting its cached lock go: the
   // reader's open reaped it, as a dead holder. The reader then holds it.
   EXPECT_EQ(ReadValue(path, Config(0)), 7) << "the reader missed the write";
@@ -121,15 +126,12 @@ TEST_F(LockCachingTest, CachedReaderIsRevokedByAWriterAtOnce) {
 // use: such an open revokes it and waits for the release (bounded: a second).
 TEST_F(LockCachingTest, TimeoutZeroRevokesACachedLockRatherThanFail) {
   const std::string path = MakeFile("timeout-zero.h5");
-  Puppet reader(path, Config(), false);
-  ASSERT_TRUE(reader.Opened());
-  Warm(reader);
-  ASSERT_TRUE(reader.Ask('c'));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto reader = WarmPuppet(path, Config(), false);
+  CloseAndCache(*reader);
   const double took = WriteInChild(path, Config(0, 2, 0), 9);
   EXPECT_LT(took, 1.0);
   // Against a reader whose file is open, timeout=0 still fails at once.
-  ASSERT_TRUE(reader.Ask('o'));
+  ASSERT_TRUE(reader->Ask('o'));
   pid_t writer = RunChild([&] {
     hid_t fapl = LockedFapl(Config(0, 2, 0));
     H5File f(path, H5F_ACC_RDWR, fapl);
@@ -143,13 +145,11 @@ TEST_F(LockCachingTest, TimeoutZeroRevokesACachedLockRatherThanFail) {
 // stays: the commit was at the close.
 TEST_F(LockCachingTest, KilledCachingWriterIsReapedAndItsCommitStays) {
   const std::string path = MakeFile("killed.h5");
-  Puppet writer(path, Config(kLinger, 30), true);
-  ASSERT_TRUE(writer.Opened());
-  Warm(writer);
-  ASSERT_TRUE(writer.Ask('w'));  // 100
-  ASSERT_TRUE(writer.Ask('c'));
-  kill(writer.pid(), SIGKILL);
-  EXPECT_EQ(writer.Wait(), 128 + SIGKILL);
+  auto writer = WarmPuppet(path, Config(kLinger, 30), true);
+  ASSERT_TRUE(writer->Ask('w'));  // 100
+  ASSERT_TRUE(writer->Ask('c'));
+  kill(writer->pid(), SIGKILL);
+  EXPECT_EQ(writer->Wait(), 128 + SIGKILL);
   double took = 0;
   EXPECT_EQ(ReadValue(path, Config(0, 30), &took), 100) << "the committed session was rolled back";
   std::printf("a reader's open after the caching writer was killed took %.3f s\n", took);
@@ -160,15 +160,13 @@ TEST_F(LockCachingTest, KilledCachingWriterIsReapedAndItsCommitStays) {
 // the end of the first: the first committed at its close.
 TEST_F(LockCachingTest, KilledSecondSessionRollsBackToTheEndOfTheFirst) {
   const std::string path = MakeFile("second-session.h5");
-  Puppet writer(path, Config(kLinger, 30), true);
-  ASSERT_TRUE(writer.Opened());
-  Warm(writer);
-  ASSERT_TRUE(writer.Ask('w'));  // 100: the first session
-  ASSERT_TRUE(writer.Ask('c'));
-  ASSERT_TRUE(writer.Ask('o'));
-  ASSERT_TRUE(writer.Ask('w'));  // 101, flushed: the second session, unfinished
-  kill(writer.pid(), SIGKILL);
-  EXPECT_EQ(writer.Wait(), 128 + SIGKILL);
+  auto writer = WarmPuppet(path, Config(kLinger, 30), true);
+  ASSERT_TRUE(writer->Ask('w'));  // 100: the first session
+  ASSERT_TRUE(writer->Ask('c'));
+  ASSERT_TRUE(writer->Ask('o'));
+  ASSERT_TRUE(writer->Ask('w'));  // 101, flushed: the second session, unfinished
+  kill(writer->pid(), SIGKILL);
+  EXPECT_EQ(writer->Wait(), 128 + SIGKILL);
   EXPECT_EQ(ReadValue(path, Config(0, 30)), 100);
 }
 
@@ -177,20 +175,18 @@ TEST_F(LockCachingTest, KilledSecondSessionRollsBackToTheEndOfTheFirst) {
 // (its journal's removal, kept for when the lock is let go) do not undo it.
 TEST_F(LockCachingTest, SecondSessionWantedByItsCloseCommitsAndLetsGo) {
   const std::string path = MakeFile("wanted-second.h5");
-  Puppet writer(path, Config(kLinger, 30), true);
-  ASSERT_TRUE(writer.Opened());
-  Warm(writer);
-  ASSERT_TRUE(writer.Ask('w'));  // 100
-  ASSERT_TRUE(writer.Ask('c'));
-  ASSERT_TRUE(writer.Ask('o'));
-  ASSERT_TRUE(writer.Ask('w'));  // 101
+  auto writer = WarmPuppet(path, Config(kLinger, 30), true);
+  ASSERT_TRUE(writer->Ask('w'));  // 100
+  ASSERT_TRUE(writer->Ask('c'));
+  ASSERT_TRUE(writer->Ask('o'));
+  ASSERT_TRUE(writer->Ask('w'));  // 101
   SharedArray<int> seen(1);
   pid_t reader = RunChild([&] {
     seen[0] = ReadValue(path, Config(0, 30));
     return 0;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the reader waits: the lock is wanted
-  EXPECT_TRUE(writer.Ask('c')) << writer.last_error();
+  EXPECT_TRUE(writer->Ask('c')) << writer->last_error();
   EXPECT_EQ(WaitChild(reader), 0);
   EXPECT_EQ(seen[0], 101);
 }
@@ -199,21 +195,19 @@ TEST_F(LockCachingTest, SecondSessionWantedByItsCloseCommitsAndLetsGo) {
 // continued, its next open does not take the lost lock from its cache.
 TEST_F(LockCachingTest, StoppedCachingWriterIsFencedAndTakesTheLockAnew) {
   const std::string path = MakeFile("stopped.h5");
-  Puppet writer(path, Config(kLinger, 2), true);
-  ASSERT_TRUE(writer.Opened());
-  Warm(writer);
-  ASSERT_TRUE(writer.Ask('w'));
-  ASSERT_TRUE(writer.Ask('c'));
-  kill(writer.pid(), SIGSTOP);
+  auto writer = WarmPuppet(path, Config(kLinger, 2), true);
+  ASSERT_TRUE(writer->Ask('w'));
+  ASSERT_TRUE(writer->Ask('c'));
+  kill(writer->pid(), SIGSTOP);
   // It cannot hear the revocation: the waiter waits for its lease.
   const double took = WriteInChild(path, Config(0, 2), 5);
   std::printf("a writer's open past a stopped caching writer took %.3f s (lease 2 s)\n", took);
   EXPECT_GT(took, 1.0);
   EXPECT_LT(took, 4.0);
-  kill(writer.pid(), SIGCONT);
-  ASSERT_TRUE(writer.Ask('o')) << writer.last_error();
+  kill(writer->pid(), SIGCONT);
+  ASSERT_TRUE(writer->Ask('o')) << writer->last_error();
   EXPECT_EQ(Acquisitions(path), 4) << "the stopped writer's reopen did not take the lock anew";
-  ASSERT_TRUE(writer.Ask('c'));
+  ASSERT_TRUE(writer->Ask('c'));
 }
 
 // A process that reopens a file in a loop cannot keep a waiting writer out:
@@ -266,11 +260,8 @@ TEST_F(LockCachingTest, OwnCachedReadLockGivesWayToAWriteOpen) {
 // `h5redislock status` shows a cached lock for what it is.
 TEST_F(LockCachingTest, StatusShowsACachedLock) {
   const std::string path = MakeFile("status.h5");
-  Puppet reader(path, Config(), false);
-  ASSERT_TRUE(reader.Opened());
-  Warm(reader);
-  ASSERT_TRUE(reader.Ask('c'));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto reader = WarmPuppet(path, Config(), false);
+  CloseAndCache(*reader);
   const std::string command = std::string(H5REDISLOCK_CLI) + " status --url '" + redis_.url() + "' '" + path + "'";
   FILE* status = popen(command.c_str(), "r");
   ASSERT_NE(status, nullptr);
