@@ -23,7 +23,6 @@
 #include <signal.h>
 
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "locked_file_test.h"

@@ -37,7 +37,6 @@
 #include <cstdint>
 #include <cstring>
 #include <sstream>
-#include <thread>
 
 #include "hdf5_files.h"
 #include "polling.h"

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <thread>
 
 #include "hdf5_files.h"
 #include "lock/config.h"

@@ -1,7 +1,6 @@
 #include "lock/lease_keeper.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "base/fork_gate.h"
 #include "base/log.h"
