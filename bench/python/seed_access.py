@@ -16,6 +16,8 @@ a time, on a 100x100 float64 dataset, for these schemes:
   h5pyswmr_dataset/read, /write     d[0:1] (= i) on a Dataset held from
                                     f['/d']: one open through the driver
   h5redislock/read, /write          h5redislock.File: open, access, close
+                                    (the driver's default linger=1: the
+                                    lock stays cached between accesses)
   h5py_driver/read, /write          h5py.File(driver="redislock") directly:
                                     what the driver costs without the
                                     package's Python around it
