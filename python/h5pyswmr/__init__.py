@@ -120,7 +120,6 @@ def _restructure(path, mode="r+", **kwargs):
     """_open for an access that may change the file's structure: what was
     learnt of its nodes goes (_known.py)."""
     path = os.path.abspath(path)
-    _known.forget(path)
     try:
         with _open(path, mode, **kwargs) as f:
             yield f

@@ -124,8 +124,9 @@ void LeaseKeeper::PlaceLocked(std::shared_ptr<LockLease> lease, Clock::time_poin
   std::unique_ptr<Lane>& lane = lanes_[master];
   if (!lane) {
     lane = std::make_unique<Lane>();
+    // The lane's thread lives as long as the process.
     Lane* const started = lane.get();
-    ForkGate::StartThread([this, master, started](ForkGate::Busy& busy) { Run(master, started, busy); });  // lives as long as the process
+    ForkGate::StartThread([this, master, started](ForkGate::Busy& busy) { Run(master, started, busy); });
   }
   lane->leases.push_back(std::move(lease));
   // Wake the lane only if its next round would come too late for this

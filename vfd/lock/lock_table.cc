@@ -109,11 +109,11 @@ void LockTable::Wanted(ConnectionPool* pool, const std::string* lock_base) {
         ++it;
         continue;
       }
-      entry.held->mutable_lease().SetWanted();
       if (entry.cached()) {
         idle.push_back(std::move(entry.held));
         it = entries_.erase(it);
       } else {
+        entry.held->mutable_lease().SetWanted();
         ++it;
       }
     }
@@ -344,7 +344,7 @@ bool LockTable::Wanted(const std::string& lock_name) {
 unsigned long long LockTable::HoldOf(const std::string& lock_name) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, entry] : entries_) {
-    if (entry.acquiring || !entry.held || entry.held->lease().keys().lock_name() != lock_name) continue;
+    if (!entry.held || entry.held->lease().keys().lock_name() != lock_name) continue;
     const LockLease& lease = entry.held->lease();
     return !lease.wanted() && lease.CheckValid("asking for the hold").ok() ? entry.held->id() : 0;
   }
