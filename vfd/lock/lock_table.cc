@@ -333,36 +333,41 @@ void LockTable::Sweep(ForkGate::Busy& busy) {
   }
 }
 
+std::vector<LockTable::Entry*> LockTable::HeldNamed(const std::string& lock_name) {
+  std::vector<Entry*> found;
+  for (auto& [key, entry] : entries_) {
+    if (entry.held && entry.held->lease().keys().lock_name() == lock_name) found.push_back(&entry);
+  }
+  return found;
+}
+
 bool LockTable::Wanted(const std::string& lock_name) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [key, entry] : entries_) {
-    if (entry.held && entry.held->lease().keys().lock_name() == lock_name && entry.held->lease().wanted()) return true;
+  for (const Entry* entry : HeldNamed(lock_name)) {
+    if (entry->held->lease().wanted()) return true;
   }
   return false;
 }
 
 unsigned long long LockTable::HoldOf(const std::string& lock_name) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [key, entry] : entries_) {
-    if (!entry.held || entry.held->lease().keys().lock_name() != lock_name) continue;
-    const LockLease& lease = entry.held->lease();
-    return !lease.wanted() && lease.CheckValid("asking for the hold").ok() ? entry.held->id() : 0;
-  }
-  return 0;
+  const std::vector<Entry*> found = HeldNamed(lock_name);
+  if (found.empty()) return 0;
+  const HeldLock& held = *found.front()->held;
+  return !held.lease().wanted() && held.CheckValid("asking for the hold").ok() ? held.id() : 0;
 }
 
 void LockTable::MarkIdle(const std::string& lock_name) {
-  std::shared_ptr<HeldLock> held;
+  std::vector<std::shared_ptr<HeldLock>> unmarked;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, entry] : entries_) {
-      if (!entry.held || entry.acquiring || entry.marked_cached || entry.held->lease().keys().lock_name() != lock_name)
-        continue;
-      entry.marked_cached = true;
-      held = entry.held;
+    for (Entry* entry : HeldNamed(lock_name)) {
+      if (entry->marked_cached) continue;
+      entry->marked_cached = true;
+      unmarked.push_back(entry->held);
     }
   }
-  if (held) PostCached(held->lease());
+  for (const auto& held : unmarked) PostCached(held->lease());
 }
 
 void LockTable::ReleaseCached(bool for_good) {

@@ -239,6 +239,9 @@ class LockTable {
     ConnectionPool* const pool_;
   };
 
+  // The entries holding a lock named `lock_name` (lock_name.h), of any
+  // server and prefix (REQUIRES mu_).
+  std::vector<Entry*> HeldNamed(const std::string& lock_name);
   // Whether a cached entry can serve an open in `mode` (REQUIRES mu_).
   static bool Reusable(const Entry& entry, LockMode mode);
   // Whether an entry whose last handle closes may be cached (REQUIRES mu_).
