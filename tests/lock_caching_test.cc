@@ -262,6 +262,31 @@ TEST_F(LockCachingTest, OwnCachedReadLockGivesWayToAWriteOpen) {
   EXPECT_EQ(Acquisitions(path), acquisitions + 1) << "the write did not take the lock anew";
 }
 
+// A cached hold serves only opens on the terms it was taken on: a durable
+// open does not write its session under a hold whose grant announced a
+// journal that is not durable, and a linger=0 open does not leave the lock
+// cached at its close.
+TEST_F(LockCachingTest, CachedLockServesOnlyOpensOnItsOwnTerms) {
+  const std::string path = MakeFile("terms.h5");
+  const std::string plain = Config(), durable = plain + ";durable=1";
+  auto open_and_close = [&](const std::string& config, unsigned flags) {
+    hid_t fapl = LockedFapl(config);
+    H5File f(path, flags, fapl);
+    H5Pclose(fapl);
+    ASSERT_TRUE(f.ok()) << ErrorText();
+  };
+  for (int i = 0; i < 2; ++i) open_and_close(plain, H5F_ACC_RDWR);  // the last hold is cached (see WarmPuppet)
+  ASSERT_EQ(Holders(path), 1) << "the write lock was not cached";
+  const long acquisitions = Acquisitions(path);
+  open_and_close(durable, H5F_ACC_RDWR);
+  EXPECT_EQ(Acquisitions(path), acquisitions + 1) << "a durable open reused a hold taken without durable=1";
+  open_and_close(durable, H5F_ACC_RDWR);
+  EXPECT_EQ(Acquisitions(path), acquisitions + 1) << "a hold was not reused on its own terms";
+  open_and_close(Config(0), H5F_ACC_RDONLY);
+  EXPECT_EQ(Acquisitions(path), acquisitions + 2) << "a linger=0 open reused a cached hold";
+  EXPECT_EQ(Holders(path), 0) << "a linger=0 open left the lock cached";
+}
+
 // `h5redislock status` shows a cached lock for what it is.
 TEST_F(LockCachingTest, StatusShowsACachedLock) {
   const std::string path = MakeFile("status.h5");

@@ -70,15 +70,25 @@ LockTable::LockTable() : process_token_(NewToken()) {}
 
 std::string LockTable::ChannelFor(const std::string& prefix) const { return prefix + "revoke:" + process_token_; }
 
-bool LockTable::Reusable(const Entry& entry, LockMode mode) {
+LockTable::Terms LockTable::Terms::Of(const Config& config) {
+  return Terms{config.replicas, config.replica_timeout_s, config.lease_s, config.linger_s, config.journal,
+               config.durable};
+}
+
+bool LockTable::Terms::operator==(const Terms& other) const {
+  return replicas == other.replicas && replica_timeout_s == other.replica_timeout_s && lease_s == other.lease_s &&
+         linger_s == other.linger_s && journal == other.journal && durable == other.durable;
+}
+
+bool LockTable::Reusable(const Entry& entry, LockMode mode, const Terms& terms) {
   const LockLease& lease = entry.held->lease();
-  return (entry.mode == LockMode::kWrite || mode == LockMode::kRead) && !lease.wanted() &&
+  return (entry.mode == LockMode::kWrite || mode == LockMode::kRead) && entry.terms == terms && !lease.wanted() &&
          lease.CheckValid("reusing a cached lock").ok();
 }
 
 bool LockTable::Cacheable(const Entry& entry) {
   if (!entry.heard) return false;
-  if (entry.linger_s <= 0 || exiting_ || !entry.pool) return false;
+  if (entry.terms.linger_s <= 0 || exiting_ || !entry.pool) return false;
   const LockLease& lease = entry.held->lease();
   if (lease.wanted() || !lease.CheckValid("caching a lock").ok()) return false;
   // Only while a waiter's message would reach us; else it would wait for
@@ -148,12 +158,13 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
         continue;
       }
       if (entry.refs == 0) {
-        if (Reusable(entry, mode)) {
+        if (Reusable(entry, mode, Terms::Of(config))) {
           entry.refs = 1;
           *out = entry.held;
           return Status::OK();
         }
-        // Cached in another mode, wanted, or in doubt: let it go first.
+        // Cached in another mode or on other terms, wanted, or in doubt: let
+        // it go first.
         std::shared_ptr<HeldLock> stale = std::move(entry.held);
         entries_.erase(it);
         lock.unlock();
@@ -171,7 +182,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
     }
     Entry acquiring;
     acquiring.mode = mode;
-    acquiring.linger_s = config.linger_s;
+    acquiring.terms = Terms::Of(config);
     entries_.emplace(table_key, std::move(acquiring));
   }
 
@@ -248,7 +259,7 @@ Status LockTable::Release(const std::shared_ptr<HeldLock>& held, const BeforeRel
     // *clean), and the lease may have changed meanwhile.
     if (keep && finished.ok() && !clean && Cacheable(entry)) {
       entry.linger_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                              std::chrono::duration<double>(entry.linger_s));
+                                              std::chrono::duration<double>(entry.terms.linger_s));
       mark_cached = !entry.marked_cached;
       entry.marked_cached = true;
       StartSweeper();
@@ -309,7 +320,7 @@ void LockTable::Sweep(ForkGate::Busy& busy) {
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& entry = it->second;
       const bool cached = entry.cached();
-      if (cached && (now >= entry.linger_until || exiting_ || !Reusable(entry, entry.mode))) {
+      if (cached && (now >= entry.linger_until || exiting_ || !Reusable(entry, entry.mode, entry.terms))) {
         due.push_back(std::move(entry.held));
         it = entries_.erase(it);
         continue;

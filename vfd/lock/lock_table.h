@@ -28,7 +28,7 @@
 //     lost);
 //   - its lease is in doubt, the process exits (atexit), or an open needs
 //     another mode (a cached read lock and a write open: let go, then taken
-//     for writing).
+//     for writing) or other terms (Terms: a durable open, say).
 // An entry wanted while in use is not cached at its last close, so a process
 // that keeps reopening a file does not keep a waiter out. Safety never
 // depends on the messages: a cached entry is a leased holder as any other,
@@ -209,13 +209,25 @@ class LockTable {
   LockTable& operator=(const LockTable&) = delete;
 
  private:
+  // What an open asks of a hold beyond its lock and mode. A cached hold
+  // serves a later open only on the same terms; one that asks for more
+  // replicas, another lease or linger, or a journal the hold's grant did not
+  // announce (or a durable one where it is not) takes the lock anew.
+  struct Terms {
+    int replicas = 0;
+    double replica_timeout_s = 0, lease_s = 0, linger_s = 0;
+    bool journal = false, durable = false;
+
+    static Terms Of(const Config& config);
+    bool operator==(const Terms& other) const;
+  };
   struct Entry {
     LockMode mode = LockMode::kRead;
     bool acquiring = true;  // the first open is taking it in Redis
     bool closing = false;   // the last close is finishing its session
     int refs = 0;           // open handles; 0 (and not closing): cached
     std::shared_ptr<HeldLock> held;
-    double linger_s = 0;    // the config's linger= of the open that took it
+    Terms terms;            // those of the open that took it
     ConnectionPool* pool = nullptr;  // its master's, where its channel is heard
     Clock::time_point linger_until;  // cached until then
     bool marked_cached = false;      // the entry in Redis says so (sent once)
@@ -242,8 +254,8 @@ class LockTable {
   // The entries holding a lock named `lock_name` (lock_name.h), of any
   // server and prefix (REQUIRES mu_).
   std::vector<Entry*> HeldNamed(const std::string& lock_name);
-  // Whether a cached entry can serve an open in `mode` (REQUIRES mu_).
-  static bool Reusable(const Entry& entry, LockMode mode);
+  // Whether a cached entry can serve an open in `mode` on `terms` (REQUIRES mu_).
+  static bool Reusable(const Entry& entry, LockMode mode, const Terms& terms);
   // Whether an entry whose last handle closes may be cached (REQUIRES mu_).
   bool Cacheable(const Entry& entry);
   // The revocation channel of this process, for locks under `prefix`.
