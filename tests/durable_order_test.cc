@@ -12,12 +12,16 @@
 // To watch them fail, make UndoJournal::Begin skip its syncs (as before this
 // test, when the journal was made at the first write: then an empty file's
 // appends came before any sync of the journal, and nothing ever synced the
-// directory that names it).
+// directory that names it). The cached lock's test fails if
+// UndoJournal::Settle skips the file's fsync, or Restart the header's.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <initializer_list>
 #include <memory>
@@ -44,8 +48,8 @@ class DurableOrder : public OneServerTest {
     mount_ = std::make_unique<CachingMount>(dir_.File("disk"), dir_.File("mount"), 0, log_);
     if (!mount_->ok()) GTEST_SKIP() << "cannot mount FUSE here: " << mount_->error();
     // Uncached (linger=0): each session's open makes its journal, within the
-    // operations a test looks at (a cached lock's next journal is made, and
-    // synced, at the close before).
+    // operations a test looks at (a cached lock's next journal is begun, and
+    // synced, at the close before: the last test).
     fapl_ = LockedFapl(ServerConfig("retain=0;linger=0;timeout=20;durable=1"));
   }
   ~DurableOrder() override {
@@ -110,6 +114,54 @@ TEST_F(DurableOrder, AppendsToAnHdf5FileComeAfterTheJournalIsSynced) {
   H5Sclose(space);
   ASSERT_GE(f.Close(), 0) << ErrorText();
   ExpectSyncedBeforeFirstWrite(Operations());
+}
+
+// A cached write lock's next session begins at the close of the one before
+// (UndoJournal::Restart): the file is synced (the commit), then the next
+// session's header, which says how long the file is, goes over the old one
+// in place and is synced before the old records are cut off. Else a crash
+// could leave the old header without its records, or the next session's
+// appends with a header that does not know them.
+TEST_F(DurableOrder, ACachedWriteLocksNextSessionIsOnDiskBeforeTheOldOneIsCutOff) {
+  const std::string path = dir_.File("mount/data.h5");
+  ASSERT_TRUE(CreateFilledFile(path, fapl_, {"values"}, 1024, 1)) << ErrorText();
+  hid_t cached = LockedFapl(ServerConfig("retain=0;linger=30;timeout=20;durable=1"));
+  for (int i = 0; i < 2; ++i) {  // the last hold is cached (see lock_caching_test.cc's WarmPuppet)
+    H5File f(path, H5F_ACC_RDWR, cached);
+    ASSERT_TRUE(f.ok()) << ErrorText();
+  }
+  char name[PATH_MAX];
+  ASSERT_NE(realpath(path.c_str(), name), nullptr);
+  ASSERT_EQ(LockHolders(redis_, name), 1) << "the write lock was not cached";
+  {
+    H5File f(path, H5F_ACC_RDWR, cached);
+    ASSERT_TRUE(f.ok()) << ErrorText();
+    const std::vector<int> values(1024, 3);
+    ASSERT_TRUE(WriteAll(f.id(), "values", H5T_NATIVE_INT, values.data())) << ErrorText();
+    Operations();
+    ASSERT_GE(f.Close(), 0) << ErrorText();
+  }
+  H5Pclose(cached);
+  const std::vector<std::string> ops = Operations();
+  auto find = [&](const std::string& op, long from, bool whole) {
+    for (size_t i = static_cast<size_t>(std::max(from, 0L)); i < ops.size(); ++i)
+      if (whole ? ops[i] == op : ops[i].rfind(op, 0) == 0) return static_cast<long>(i);
+    return -1L;
+  };
+  std::string all;
+  for (const auto& op : ops) all += "  " + op + "\n";
+  const long header = find("write /data.h5-redislock-journal 0 ", 0, false);
+  ASSERT_GE(header, 0) << "no next session's header was written:\n" << all;
+  long last_write = -1;
+  for (long i = 0; i < header; ++i)
+    if (ops[i].rfind("write /data.h5 ", 0) == 0) last_write = i;
+  const long data_synced = find("fsync /data.h5", last_write, true),
+             header_synced = find("fsync /data.h5-redislock-journal", header, true),
+             cut = find("truncate /data.h5-redislock-journal ", header, false);
+  EXPECT_TRUE(data_synced >= 0 && data_synced < header) << "the next session began before the file was synced:\n"
+                                                         << all;
+  EXPECT_TRUE(header_synced >= 0 && cut > header_synced) << "the old records were cut off before the new header "
+                                                             "was synced:\n" << all;
 }
 
 }  // namespace
