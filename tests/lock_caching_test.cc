@@ -37,15 +37,24 @@ class LockCachingTest : public OneServerTest {
     return real;
   }
   // A puppet with `path` open (for writing if `write`) under a hold that its
-  // last close may cache. The first hold of a process is not cached: its
-  // watch's subscription to revocations may not be confirmed when it asks
-  // (lock_table.cc). So the puppet opens, closes and opens again.
-  static std::unique_ptr<Puppet> WarmPuppet(const std::string& path, const std::string& config, bool write) {
+  // last close caches (see CycleUntilCached).
+  std::unique_ptr<Puppet> WarmPuppet(const std::string& path, const std::string& config, bool write) {
     auto puppet = std::make_unique<Puppet>(path, config, write);
     EXPECT_TRUE(puppet->Opened()) << puppet->last_error();
-    EXPECT_TRUE(puppet->Ask('c'));
+    bool opened = true;  // by the puppet's start
+    EXPECT_TRUE(CycleUntilCached(redis_, NameOf(path), [&] {
+      if (!std::exchange(opened, false) && !puppet->Ask('o')) return false;
+      return puppet->Ask('c');
+    })) << puppet->last_error();
     EXPECT_TRUE(puppet->Ask('o')) << puppet->last_error();
     return puppet;
+  }
+  // Opens `path` with `config` and closes it until its lock is cached.
+  void CacheHere(const std::string& path, const std::string& config, unsigned flags) {
+    hid_t fapl = LockedFapl(config);
+    EXPECT_TRUE(CycleUntilCached(redis_, NameOf(path), [&] { return H5File(path, flags, fapl).ok(); }))
+        << ErrorText();
+    H5Pclose(fapl);
   }
   // Closes the puppet's file, whose lock it then keeps cached, and gives the
   // cached mark (sent without waiting) time to reach Redis.
@@ -93,13 +102,13 @@ TEST_F(LockCachingTest, ReopensWithinTheLingerCostNoRoundTrip) {
   auto reader = WarmPuppet(path, Config(), false);
   CloseAndCache(*reader);
   EXPECT_EQ(Holders(path), 1) << "the lock is kept after the last close";
-  const long calls = CommandCalls(redis_, "fcall");
+  const long calls = CommandCalls(redis_, "fcall"), acquisitions = Acquisitions(path);
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(reader->Ask('o')) << reader->last_error();
     ASSERT_TRUE(reader->Ask('c'));
   }
   EXPECT_EQ(CommandCalls(redis_, "fcall"), calls) << "a cached reopen talked to Redis";
-  EXPECT_EQ(Acquisitions(path), 2);  // the first hold's, and the cached one's
+  EXPECT_EQ(Acquisitions(path), acquisitions) << "a cached reopen took the lock anew";
   ASSERT_TRUE(reader->Ask('h'));
   EXPECT_EQ(Holders(path), 0) << "H5close did not let the cached lock go";
 }
@@ -198,6 +207,7 @@ TEST_F(LockCachingTest, StoppedCachingWriterIsFencedAndTakesTheLockAnew) {
   auto writer = WarmPuppet(path, Config(kLinger, 2), true);
   ASSERT_TRUE(writer->Ask('w'));
   ASSERT_TRUE(writer->Ask('c'));
+  const long acquisitions = Acquisitions(path);
   kill(writer->pid(), SIGSTOP);
   // It cannot hear the revocation: the waiter waits for its lease.
   const double took = WriteInChild(path, Config(0, 2), 5);
@@ -206,7 +216,8 @@ TEST_F(LockCachingTest, StoppedCachingWriterIsFencedAndTakesTheLockAnew) {
   EXPECT_LT(took, 4.0);
   kill(writer->pid(), SIGCONT);
   ASSERT_TRUE(writer->Ask('o')) << writer->last_error();
-  EXPECT_EQ(Acquisitions(path), 4) << "the stopped writer's reopen did not take the lock anew";
+  // The waiting writer's acquisition, then the stopped writer's own anew.
+  EXPECT_EQ(Acquisitions(path), acquisitions + 2) << "the stopped writer's reopen did not take the lock anew";
   ASSERT_TRUE(writer->Ask('c'));
 }
 
@@ -242,16 +253,9 @@ TEST_F(LockCachingTest, ReopeningInALoopDoesNotStarveAWaitingWriter) {
 // it go and takes the lock for writing: no upgrade error, as no handle is open.
 TEST_F(LockCachingTest, OwnCachedReadLockGivesWayToAWriteOpen) {
   const std::string path = MakeFile("own.h5");
-  hid_t fapl = LockedFapl(Config());
-  for (int i = 0; i < 2; ++i) {  // the last hold is cached (see WarmPuppet)
-    H5File reader(path, H5F_ACC_RDONLY, fapl);
-    ASSERT_TRUE(reader.ok()) << ErrorText();
-  }
-  ASSERT_EQ(Holders(path), 1) << "the read lock was not cached";
-  // This process knows the server from MakeFile, so its watch subscribes
-  // before the first read's ACQUIRE and may confirm in time for that hold to
-  // be cached as well: count from here.
+  CacheHere(path, Config(), H5F_ACC_RDONLY);
   const long acquisitions = Acquisitions(path);
+  hid_t fapl = LockedFapl(Config());
   {
     H5File writer(path, H5F_ACC_RDWR, fapl);
     ASSERT_TRUE(writer.ok()) << ErrorText();
@@ -275,8 +279,7 @@ TEST_F(LockCachingTest, CachedLockServesOnlyOpensOnItsOwnTerms) {
     H5Pclose(fapl);
     ASSERT_TRUE(f.ok()) << ErrorText();
   };
-  for (int i = 0; i < 2; ++i) open_and_close(plain, H5F_ACC_RDWR);  // the last hold is cached (see WarmPuppet)
-  ASSERT_EQ(Holders(path), 1) << "the write lock was not cached";
+  CacheHere(path, plain, H5F_ACC_RDWR);
   const long acquisitions = Acquisitions(path);
   open_and_close(durable, H5F_ACC_RDWR);
   EXPECT_EQ(Acquisitions(path), acquisitions + 1) << "a durable open reused a hold taken without durable=1";

@@ -58,6 +58,27 @@ long LockHolders(const RedisServer& redis, const std::string& name) {
   return mode == "(nil)" ? 0 : std::stol(mode.substr(1));
 }
 
+bool CycleUntilCached(const RedisServer& redis, const std::string& name, const std::function<bool()>& cycle) {
+  // An entry whose flags (its seventh word: lock/lock_protocol.cc) say c.
+  static const char kCachedEntries[] =
+      "local n = 0 "
+      "for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
+      "  local flags = string.match(v, '^[rw] %d+ %d+ %d+ %d+ %d+ (%S+) ') "
+      "  if flags and string.find(flags, 'c', 1, true) then n = n + 1 end "
+      "end "
+      "return n";
+  const double deadline = MonotonicSeconds() + 10;
+  while (MonotonicSeconds() < deadline) {
+    if (!cycle()) return false;
+    for (;;) {
+      if (std::atol(redis.Command({"EVAL", kCachedEntries, "1", LockHash(name)}).c_str()) > 0) return true;
+      if (LockHolders(redis, name) == 0 || MonotonicSeconds() >= deadline) break;  // released: not cached
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  return false;
+}
+
 long long LockLeaseLeftMs(const RedisServer& redis, const LockKeys& keys) {
   static const char kScript[] =
       "local t = redis.call('TIME') "

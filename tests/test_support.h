@@ -90,6 +90,14 @@ std::string LockQueue(const std::string& name);
 // How many entries of the lock named `name` hold it, and how many wait.
 long LockHolders(const RedisServer& redis, const std::string& name);
 long LockWaiters(const RedisServer& redis, const std::string& name);
+// Runs `cycle` (an open and a close of a file, with caching on) until this
+// process's hold of the lock named `name` is cached, within 10 s: true once
+// its entry in Redis is marked cached, false if `cycle` fails or the time
+// runs out. A process caches no hold it took before its watch confirmed the
+// subscription to revocations (vfd/lock/lock_table.cc), so how many cycles
+// that takes depends on the machine's load. After each close, the cached
+// mark or the release, both sent without waiting, tells which it was.
+bool CycleUntilCached(const RedisServer& redis, const std::string& name, const std::function<bool()>& cycle);
 // How often `redis` ran `command` ("fcall", "script|load"), by INFO commandstats.
 long CommandCalls(const RedisServer& redis, const std::string& command);
 // Milliseconds until the lock's latest entry expires, on the server's clock
