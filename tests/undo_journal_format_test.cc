@@ -9,6 +9,8 @@
 // of the session before the header's (a holder that died restarting its
 // journal for the next session). And the checksum itself, CRC-32C.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstddef>
@@ -18,6 +20,7 @@
 #include <iterator>
 #include <random>
 
+#include "base/fd.h"
 #include "journal/crc32c.h"
 #include "journal/undo_journal.h"
 #include "test_support.h"
@@ -193,6 +196,31 @@ TEST_F(JournalFormatTest, ATornRecordEndsTheRollbackThere) {
   bool rolled_back = false;
   ASSERT_TRUE(UndoJournal::Recover(path_, kLocked, &rolled_back).ok());
   EXPECT_EQ(ReadAll(path_), after_.substr(0, before_.size()));
+}
+
+// A session that rewrites the whole file to change 500 bytes of it (HDF5
+// rewrites whole sieve buffers) journals those 500 bytes: the journal is
+// byte for byte the one above, and rolls the file back. A later write that
+// changes bytes the first left as they were saves them then.
+TEST_F(JournalFormatTest, AWriteSavesOnlyTheBytesItChanges) {
+  WriteAll(path_, before_);
+  UndoJournal session(path_, "0123456789abcdef0123456789abcdef", 42, /*durable=*/false);
+  ASSERT_TRUE(session.Begin().ok());
+  Fd file(open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+  const UndoJournal::Transfer write = [&](uint64_t offset, uint64_t size, void* buf) {
+    return pwrite(file.get(), buf, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size)
+               ? Status::OK()
+               : Status::IoError("pwrite");
+  };
+  ASSERT_TRUE(session.Write(0, after_.size(), after_.data(), write).ok());
+  EXPECT_EQ(ReadAll(journal_), Journal(3, Crc32c, before_.size(), Saved()));
+  EXPECT_EQ(session.bytes_saved(), 500u);
+  std::string again = after_;
+  again.replace(7000, 10, std::string(10, 'Z'));
+  ASSERT_TRUE(session.Write(6000, 2000, again.data() + 6000, write).ok());
+  EXPECT_EQ(session.bytes_saved(), 510u) << "the second write's change was not saved, or more than it";
+  file.reset();
+  ExpectRolledBackBy(ReadAll(journal_));
 }
 
 TEST_F(JournalFormatTest, AnUnknownVersionIsRefusedAndKept) {

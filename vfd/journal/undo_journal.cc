@@ -154,6 +154,20 @@ bool SyncDirectoryOf(const std::string& path) {
   return directory.get() >= 0 && fsync(directory.get()) == 0;
 }
 
+// Where `a` and `b`, n bytes each, differ: from the first byte that differs
+// to one past the last; lo == n if they are equal. memcmp over blocks, then
+// bytes within the block that differs.
+void Differing(const char* a, const char* b, size_t n, size_t* lo, size_t* hi) {
+  constexpr size_t kBlocks[] = {4096, 64, 1};
+  size_t first = 0, end = n;
+  for (size_t block : kBlocks)
+    while (n - first >= block && std::memcmp(a + first, b + first, block) == 0) first += block;
+  for (size_t block : kBlocks)
+    while (end - first >= block && std::memcmp(a + end - block, b + end - block, block) == 0) end -= block;
+  *lo = first;
+  *hi = end;
+}
+
 }  // namespace
 
 std::string UndoJournal::PathFor(const std::string& data_path) { return data_path + "-redislock-journal"; }
@@ -302,8 +316,14 @@ Status UndoJournal::RollBack(const std::function<Status()>& still_locked) {
 }
 
 // Appends the old bytes of the parts of [offset, offset + size) not saved
-// before, as records of at most kMaxRecord bytes.
-Status UndoJournal::Save(uint64_t offset, uint64_t size) {
+// before, as records of at most kMaxRecord bytes. Given the bytes a write
+// puts there (`fresh`), a record keeps only the range from the first byte
+// it changes to the last: HDF5 rewrites whole sieve buffers (64 KiB by
+// default) to change a few bytes of them, and a byte written as it was needs
+// no undo. Such bytes stay unsaved, so a later write that changes them saves
+// them then: below the original end, every byte not saved still holds what
+// it held when the session began.
+Status UndoJournal::Save(uint64_t offset, uint64_t size, const void* fresh) {
   uint64_t end = std::min(offset + size, original_end_);
   // One buffer for the session's records: filling a fresh one would cost its
   // zeroing and page faults on every save.
@@ -322,25 +342,37 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size) {
     uint64_t gap_end = next == saved_.end() ? end : std::min(end, next->first);
     uint64_t length = std::min(gap_end - at, kMaxRecord);
     if (bytes.size() < kRecordHeaderSize + length) bytes.resize(kRecordHeaderSize + length);
-    if (!PreadAll(data_fd_.get(), bytes.data() + kRecordHeaderSize, length, at))
-      return Errno("cannot read the old contents of", data_path_);
-    RecordHeader r{at, length, Crc(bytes.data() + kRecordHeaderSize, length), 0};
+    char* old = bytes.data() + kRecordHeaderSize;
+    if (!PreadAll(data_fd_.get(), old, length, at)) return Errno("cannot read the old contents of", data_path_);
+    uint64_t from = at, count = length;  // what the record keeps
+    if (fresh) {
+      size_t lo = 0, hi = 0;
+      Differing(old, static_cast<const char*>(fresh) + (at - offset), length, &lo, &hi);
+      if (lo == length) {  // written as it is
+        at += length;
+        continue;
+      }
+      if (lo > 0) std::memmove(old, old + lo, hi - lo);
+      from = at + lo;
+      count = hi - lo;
+    }
+    RecordHeader r{from, count, Crc(old, count), 0};
     r.header_crc = RecordHeaderCrc(Crc, r, kVersion, session_);
     std::memcpy(bytes.data(), &r, sizeof r);
     // One write(2) per record: a killed process leaves it whole or torn,
     // never followed by the overwrite it protects. A failed one is cut off
     // (if that fails too, the session's poisoning keeps it last).
-    if (!PwriteAll(journal_fd_.get(), bytes.data(), kRecordHeaderSize + length, journal_size_)) {
+    if (!PwriteAll(journal_fd_.get(), bytes.data(), kRecordHeaderSize + count, journal_size_)) {
       Status s = Errno("cannot write the journal", path_);
       if (ftruncate(journal_fd_.get(), static_cast<off_t>(journal_size_)) != 0)
         s = Status::IoError(s.message() + "; cutting the torn record off failed too: " + std::strerror(errno));
       return s;
     }
-    journal_size_ += kRecordHeaderSize + length;
+    journal_size_ += kRecordHeaderSize + count;
     synced_ = false;
-    bytes_saved_ += length;
+    bytes_saved_ += count;
     // Record the range, merging with neighbours.
-    uint64_t lo = at, hi = at + length;
+    uint64_t lo = from, hi = from + count;
     auto it = saved_.lower_bound(lo);
     if (it != saved_.begin() && std::prev(it)->second == lo) {
       --it;
@@ -389,7 +421,7 @@ Status UndoJournal::Write(uint64_t offset, uint64_t size, const void* buf, const
   touched_ = true;
   if (offset < original_end_) {
     uint64_t below = std::min(size, original_end_ - offset);
-    Status s = Save(offset, below);
+    Status s = Save(offset, below, buf);
     if (!s.ok()) return s;
     if (durable_) {
       HoldBack(offset, below, buf);
@@ -417,7 +449,7 @@ Status UndoJournal::BeforeTruncate(uint64_t new_size) {
   if (!poisoned_.ok()) return Refused();
   touched_ = true;
   if (new_size < original_end_) {
-    Status s = Save(new_size, original_end_ - new_size);
+    Status s = Save(new_size, original_end_ - new_size, nullptr);
     if (!s.ok()) return s;
   }
   // Held-back bytes past the new end would resurrect truncated data.

@@ -20,8 +20,9 @@
 // dies leaves its journal wherever it got, and the lock's *session mark* in
 // Redis (lock_protocol.cc, "Write sessions") tells the next holder that it
 // must find one, or know why not. Before the first overwrite of a byte range
-// that existed when the session began, the old bytes are appended to it; a
-// range is saved once.
+// that existed when the session began, the old bytes are appended to it,
+// from the first byte the write changes to the last (bytes written as they
+// were need no undo); a range is saved once.
 // Writes past the original end need no undo: rolling back truncates. A
 // truncation below the original end saves the bytes it cuts off.
 //
@@ -165,7 +166,7 @@ class UndoJournal {
   Status Make(const std::string& path, Fd* out) const;
   Status StillOurs() const;
   Status Settle(const Transfer& write);
-  Status Save(uint64_t offset, uint64_t size);
+  Status Save(uint64_t offset, uint64_t size, const void* fresh);
   Status SyncJournal();
   void HoldBack(uint64_t offset, uint64_t size, const void* buf);
 
