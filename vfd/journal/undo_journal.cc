@@ -168,6 +168,28 @@ void Differing(const char* a, const char* b, size_t n, size_t* lo, size_t* hi) {
   *hi = end;
 }
 
+// Ranges, start -> end, disjoint: adds [lo, hi), merged with its neighbours.
+void AddRange(std::map<uint64_t, uint64_t>* ranges, uint64_t lo, uint64_t hi) {
+  auto it = ranges->lower_bound(lo);
+  if (it != ranges->begin() && std::prev(it)->second >= lo) {
+    --it;
+    lo = it->first;
+    hi = std::max(hi, it->second);
+    it = ranges->erase(it);
+  }
+  while (it != ranges->end() && it->first <= hi) {
+    hi = std::max(hi, it->second);
+    it = ranges->erase(it);
+  }
+  (*ranges)[lo] = hi;
+}
+
+// Whether any of `ranges` overlaps [lo, hi).
+bool Overlaps(const std::map<uint64_t, uint64_t>& ranges, uint64_t lo, uint64_t hi) {
+  auto next = ranges.lower_bound(hi);
+  return next != ranges.begin() && std::prev(next)->second > lo;
+}
+
 }  // namespace
 
 std::string UndoJournal::PathFor(const std::string& data_path) { return data_path + "-redislock-journal"; }
@@ -317,12 +339,14 @@ Status UndoJournal::RollBack(const std::function<Status()>& still_locked) {
 
 // Appends the old bytes of the parts of [offset, offset + size) not saved
 // before, as records of at most kMaxRecord bytes. Given the bytes a write
-// puts there (`fresh`), a record keeps only the range from the first byte
-// it changes to the last: HDF5 rewrites whole sieve buffers (64 KiB by
-// default) to change a few bytes of them, and a byte written as it was needs
-// no undo. Such bytes stay unsaved, so a later write that changes them saves
-// them then: below the original end, every byte not saved still holds what
-// it held when the session began.
+// puts there (`fresh`), the first look at a range keeps only the part from
+// the first byte the write changes to the last: HDF5 rewrites whole sieve
+// buffers (64 KiB by default) to change a few bytes of them, and a byte
+// written as it was needs no undo. The rest stays unsaved but looked at
+// (below the original end, a byte not saved still holds what it held when
+// the session began), and a later write there saves it whole, without
+// comparing again: a session that rewrites a range over and over reads it
+// at most twice.
 Status UndoJournal::Save(uint64_t offset, uint64_t size, const void* fresh) {
   uint64_t end = std::min(offset + size, original_end_);
   // One buffer for the session's records: filling a fresh one would cost its
@@ -345,9 +369,10 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size, const void* fresh) {
     char* old = bytes.data() + kRecordHeaderSize;
     if (!PreadAll(data_fd_.get(), old, length, at)) return Errno("cannot read the old contents of", data_path_);
     uint64_t from = at, count = length;  // what the record keeps
-    if (fresh) {
+    if (fresh && !Overlaps(looked_at_, at, at + length)) {
       size_t lo = 0, hi = 0;
       Differing(old, static_cast<const char*>(fresh) + (at - offset), length, &lo, &hi);
+      AddRange(&looked_at_, at, at + length);
       if (lo == length) {  // written as it is
         at += length;
         continue;
@@ -371,19 +396,7 @@ Status UndoJournal::Save(uint64_t offset, uint64_t size, const void* fresh) {
     journal_size_ += kRecordHeaderSize + count;
     synced_ = false;
     bytes_saved_ += count;
-    // Record the range, merging with neighbours.
-    uint64_t lo = from, hi = from + count;
-    auto it = saved_.lower_bound(lo);
-    if (it != saved_.begin() && std::prev(it)->second == lo) {
-      --it;
-      lo = it->first;
-      it = saved_.erase(it);
-    }
-    if (it != saved_.end() && it->first == hi) {
-      hi = it->second;
-      saved_.erase(it);
-    }
-    saved_[lo] = hi;
+    AddRange(&saved_, from, from + count);
     at += length;
   }
   return Status::OK();
@@ -542,6 +555,7 @@ Status UndoJournal::Restart(const Transfer& write) {
   journal_size_ = kHeaderSize;
   synced_ = !durable_;  // durable: the cut is synced with the next session's first records
   saved_.clear();
+  looked_at_.clear();
   bytes_saved_ = 0;
   held_back_.clear();
   touched_ = false;

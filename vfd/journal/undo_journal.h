@@ -21,8 +21,9 @@
 // Redis (lock_protocol.cc, "Write sessions") tells the next holder that it
 // must find one, or know why not. Before the first overwrite of a byte range
 // that existed when the session began, the old bytes are appended to it,
-// from the first byte the write changes to the last (bytes written as they
-// were need no undo); a range is saved once.
+// from the first byte the write changes to the last the first time the
+// range is written (bytes written as they were need no undo), whole after
+// that; a range is saved once.
 // Writes past the original end need no undo: rolling back truncates. A
 // truncation below the original end saves the bytes it cuts off.
 //
@@ -185,6 +186,7 @@ class UndoJournal {
   bool touched_ = false;  // the session wrote or truncated
   bool synced_ = true;                  // nothing saved since the last sync
   std::map<uint64_t, uint64_t> saved_;  // start -> end of saved ranges, disjoint
+  std::map<uint64_t, uint64_t> looked_at_;  // ranges a write was compared with (Save), disjoint
   uint64_t bytes_saved_ = 0;
   std::map<uint64_t, std::string> held_back_;  // durable: offset -> bytes, disjoint
   std::vector<char> record_;                   // Save's buffer, kept for the session
