@@ -81,19 +81,17 @@ bool LockTable::Terms::operator==(const Terms& other) const {
 }
 
 bool LockTable::Reusable(const Entry& entry, LockMode mode, const Terms& terms) {
-  const LockLease& lease = entry.held->lease();
-  return (entry.mode == LockMode::kWrite || mode == LockMode::kRead) && entry.terms == terms && !lease.wanted() &&
-         lease.CheckValid("reusing a cached lock").ok();
+  return (entry.mode == LockMode::kWrite || mode == LockMode::kRead) && entry.terms == terms &&
+         entry.held->undisputed();
 }
 
 bool LockTable::Cacheable(const Entry& entry) {
   if (!entry.heard) return false;
   if (entry.terms.linger_s <= 0 || exiting_ || !entry.pool) return false;
-  const LockLease& lease = entry.held->lease();
-  if (lease.wanted() || !lease.CheckValid("caching a lock").ok()) return false;
+  if (!entry.held->undisputed()) return false;
   // Only while a waiter's message would reach us; else it would wait for
   // the linger or the lease, for no use of ours.
-  return entry.pool->watch().Subscribed(ChannelFor(lease.keys().prefix()));
+  return entry.pool->watch().Subscribed(ChannelFor(entry.held->lease().keys().prefix()));
 }
 
 void LockTable::Listen(ConnectionPool* pool, const std::string& prefix) {
@@ -320,7 +318,7 @@ void LockTable::Sweep(ForkGate::Busy& busy) {
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& entry = it->second;
       const bool cached = entry.cached();
-      if (cached && (now >= entry.linger_until || exiting_ || !Reusable(entry, entry.mode, entry.terms))) {
+      if (cached && (now >= entry.linger_until || exiting_ || !entry.held->undisputed())) {
         due.push_back(std::move(entry.held));
         it = entries_.erase(it);
         continue;
@@ -365,7 +363,7 @@ unsigned long long LockTable::HoldOf(const std::string& lock_name) {
   const std::vector<Entry*> found = HeldNamed(lock_name);
   if (found.empty()) return 0;
   const HeldLock& held = *found.front()->held;
-  return !held.lease().wanted() && held.CheckValid("asking for the hold").ok() ? held.id() : 0;
+  return held.undisputed() ? held.id() : 0;
 }
 
 void LockTable::MarkIdle(const std::string& lock_name) {

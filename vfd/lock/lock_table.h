@@ -102,6 +102,9 @@ class HeldLock {
 
   // For the I/O path: OK while the lock is certainly held (see LockLease).
   Status CheckValid(const char* operation) const { return lease_->CheckValid(operation); }
+  // Nobody else wants the lock and it is certainly held: the hold may serve
+  // another open, be cached, or vouch that no other process wrote the file.
+  bool undisputed() const { return !lease_->wanted() && CheckValid("keeping the lock").ok(); }
 
   // Whether an open under this hold found no other session's journal to
   // deal with. While the hold lasts no other session can begin, so later
