@@ -66,20 +66,29 @@ class DurableOrder : public OneServerTest {
     return fresh;
   }
 
+  // The first of `ops` at or after `from` that is one of `wanted`: an
+  // operation and its path ("fsync /data.h5"), whatever follows them
+  // ("write /data.h5" is "write /data.h5 4096 96"); -1 if none.
+  static long Find(const std::vector<std::string>& ops, std::initializer_list<const char*> wanted, long from = 0) {
+    for (size_t i = static_cast<size_t>(std::max(from, 0L)); i < ops.size(); ++i)
+      for (const std::string op : wanted)
+        if (ops[i] == op || ops[i].rfind(op + ' ', 0) == 0) return static_cast<long>(i);
+    return -1;
+  }
+  // `ops`, a line each, for a failure's message.
+  static std::string Listed(const std::vector<std::string>& ops) {
+    std::string all;
+    for (const auto& op : ops) all += "  " + op + "\n";
+    return all;
+  }
+
   // The journal's fsync and its directory's come before the first change
   // (a write, or a truncation that may extend it) to the data file, and
   // there is such a change.
   void ExpectSyncedBeforeFirstWrite(const std::vector<std::string>& ops) {
-    auto first = [&](std::initializer_list<const char*> prefixes) {
-      for (size_t i = 0; i < ops.size(); ++i)
-        for (const char* prefix : prefixes)
-          if (ops[i].rfind(prefix, 0) == 0) return static_cast<long>(i);
-      return -1L;
-    };
-    const long write = first({"write /data.h5 ", "truncate /data.h5 "}),
-               journal = first({"fsync /data.h5-redislock-journal"}), directory = first({"fsyncdir /"});
-    std::string all;
-    for (const auto& op : ops) all += "  " + op + "\n";
+    const long write = Find(ops, {"write /data.h5", "truncate /data.h5"}),
+               journal = Find(ops, {"fsync /data.h5-redislock-journal"}), directory = Find(ops, {"fsyncdir /"});
+    const std::string all = Listed(ops);
     ASSERT_GE(write, 0) << "the session wrote nothing:\n" << all;
     EXPECT_TRUE(journal >= 0 && journal < write) << "the file changed before the journal was synced:\n" << all;
     EXPECT_TRUE(directory >= 0 && directory < write) << "the file changed before the journal's name was synced:\n"
@@ -140,21 +149,15 @@ TEST_F(DurableOrder, ACachedWriteLocksNextSessionIsOnDiskBeforeTheOldOneIsCutOff
   }
   H5Pclose(cached);
   const std::vector<std::string> ops = Operations();
-  auto find = [&](const std::string& op, long from, bool whole) {
-    for (size_t i = static_cast<size_t>(std::max(from, 0L)); i < ops.size(); ++i)
-      if (whole ? ops[i] == op : ops[i].rfind(op, 0) == 0) return static_cast<long>(i);
-    return -1L;
-  };
-  std::string all;
-  for (const auto& op : ops) all += "  " + op + "\n";
-  const long header = find("write /data.h5-redislock-journal 0 ", 0, false);
+  const std::string all = Listed(ops);
+  const long header = Find(ops, {"write /data.h5-redislock-journal 0"});
   ASSERT_GE(header, 0) << "no next session's header was written:\n" << all;
-  long last_write = -1;
-  for (long i = 0; i < header; ++i)
-    if (ops[i].rfind("write /data.h5 ", 0) == 0) last_write = i;
-  const long data_synced = find("fsync /data.h5", last_write, true),
-             header_synced = find("fsync /data.h5-redislock-journal", header, true),
-             cut = find("truncate /data.h5-redislock-journal ", header, false);
+  long last_write = -1;  // of the session, to the file
+  for (long i = Find(ops, {"write /data.h5"}); i >= 0 && i < header; i = Find(ops, {"write /data.h5"}, i + 1))
+    last_write = i;
+  const long data_synced = Find(ops, {"fsync /data.h5"}, last_write),
+             header_synced = Find(ops, {"fsync /data.h5-redislock-journal"}, header),
+             cut = Find(ops, {"truncate /data.h5-redislock-journal"}, header);
   EXPECT_TRUE(data_synced >= 0 && data_synced < header) << "the next session began before the file was synced:\n"
                                                          << all;
   EXPECT_TRUE(header_synced >= 0 && cut > header_synced) << "the old records were cut off before the new header "
