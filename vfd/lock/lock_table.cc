@@ -113,7 +113,8 @@ void LockTable::Wanted(ConnectionPool* pool, const std::string* lock_base) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& entry = it->second;
-      if (!entry.held || entry.pool != pool || (lock_base && entry.held->lease().keys().base() != *lock_base)) {
+      LockLease* lease = entry.held ? &entry.held->mutable_lease() : entry.taking.get();
+      if (!lease || entry.pool != pool || (lock_base && lease->keys().base() != *lock_base)) {
         ++it;
         continue;
       }
@@ -121,7 +122,7 @@ void LockTable::Wanted(ConnectionPool* pool, const std::string* lock_base) {
         idle.push_back(std::move(entry.held));
         it = entries_.erase(it);
       } else {
-        entry.held->mutable_lease().SetWanted();
+        lease->SetWanted();
         ++it;
       }
     }
@@ -197,6 +198,14 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   // lost, and the entry's flag says it was sent: such an entry is never
   // cached (else a waiter would wait for a renewal's news, lease/3).
   const bool heard = caching && pool && pool->watch().Subscribed(ChannelFor(config.prefix));
+  if (heard) {
+    // A waiter may come, and its message arrive, after Redis granted the
+    // lock and before the reply reaches us: Wanted finds the lease here.
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& entry = entries_.find(table_key)->second;
+    entry.pool = pool;
+    entry.taking = lease;
+  }
   keeper_.Add(lease);
   AcquireRequest request{mode, config.timeout_s, file, started};
   long long fence = 0;
@@ -213,6 +222,7 @@ Status LockTable::Acquire(const Config& config, const std::string& lock_name, Lo
   auto it = entries_.find(table_key);
   if (s.ok()) {
     it->second.acquiring = false;
+    it->second.taking.reset();
     it->second.refs = 1;
     it->second.pool = pool;
     it->second.heard = heard;

@@ -230,6 +230,7 @@ class LockTable {
     bool closing = false;   // the last close is finishing its session
     int refs = 0;           // open handles; 0 (and not closing): cached
     std::shared_ptr<HeldLock> held;
+    std::shared_ptr<LockLease> taking;  // while acquiring a hold that may be cached: its lease
     Terms terms;            // those of the open that took it
     ConnectionPool* pool = nullptr;  // its master's, where its channel is heard
     Clock::time_point linger_until;  // cached until then
